@@ -1,0 +1,52 @@
+"""PromptIntent: what a task wants from a model, in words every adapter understands.
+
+A task says *what* it wants (transcribe English, translate en→de, caption, answer a question,
+name the scene); a model adapter decides *how* its model spells that (a Qwen-Audio tag
+sequence, a Qwen2-Audio instruction, a Whisper decoder prompt). This is the only prompt
+vocabulary shared by tasks and adapters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from qa_eval.errors import ConfigError
+
+# What a model is asked to do. Adapters refuse (AdapterError) the kinds they cannot serve.
+KINDS = (
+    "transcribe",  # speech -> text in the spoken language (ASR)
+    "translate",  # speech -> text in another language (S2TT)
+    "caption",  # audio -> one-sentence caption
+    "question",  # audio + question -> short answer
+    "classify",  # audio -> one label of a closed set (scene, emotion, vocal sound)
+    "analyze_note",  # music note -> pitch / velocity / instrument / qualities (NSynth)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PromptIntent:
+    """The model-independent description of one prompt.
+
+    kind:        one of KINDS.
+    audio_lang:  language spoken in the audio ("en", "zh", ...), "unknown" for non-speech.
+    output_lang: language of the expected answer.
+    timestamps:  ask for word-level timestamps (SRWT).
+    itn:         inverse text normalisation wanted (numbers as digits, punctuation).
+    label_set:   name of the closed label vocabulary or style ("scene", "emotion",
+                 "vocal_sound", "clotho" for Clotho-style captions, "nsynth").
+    question:    the question text for kind == "question".
+    """
+
+    kind: str
+    audio_lang: str = "unknown"
+    output_lang: str = "en"
+    timestamps: bool = False
+    itn: bool = False
+    label_set: str | None = None
+    question: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ConfigError(f"unknown prompt intent kind {self.kind!r}; expected one of {KINDS}")
+        if self.kind == "question" and not self.question:
+            raise ConfigError("a 'question' intent needs the question text")

@@ -1,0 +1,161 @@
+"""The records that flow through a run: samples in, predictions out, metrics per source.
+
+They are frozen dataclasses with explicit JSON (de)serialisation, so the on-disk formats of
+DESIGN.md (`predictions.jsonl`, `metrics.json`) have exactly one definition.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from qa_eval.errors import ConfigError, ScorerError
+
+Reference = str | tuple[str, ...]
+
+# Fields of a predictions.jsonl row that have their own attribute; everything else is `extra`.
+_PREDICTION_FIELDS = ("id", "source", "reference", "prediction", "error")
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One evaluation item, as read from a manifest or a dataset.
+
+    `audio` holds resolved paths (a prompt may reference several audios); `fields` keeps the
+    manifest's task fields (`question`, `lang`, `src_lang`, `tgt_lang`, `prompt`, ...).
+    `duration_s` is the total audio duration, known before batching (None if unreadable).
+    """
+
+    id: str
+    source: str
+    audio: tuple[str, ...]
+    reference: Reference
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    duration_s: float | None = None
+    audio_error: str | None = None  # why the audio header could not be read (set at load time)
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """One row of predictions.jsonl. `prediction` is None exactly when `error` says why."""
+
+    id: str
+    source: str
+    reference: Reference
+    prediction: str | None
+    error: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None or self.prediction is None
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """A task field (`lang`, `question`, ...) stored beside the prediction."""
+        return self.extra.get(key, default)
+
+    def to_json(self) -> str:
+        row: dict[str, Any] = {
+            "id": self.id,
+            "source": self.source,
+            "reference": list(self.reference) if isinstance(self.reference, tuple) else self.reference,
+            "prediction": self.prediction,
+            "error": self.error,
+        }
+        row.update({k: v for k, v in self.extra.items() if k not in _PREDICTION_FIELDS})
+        return json.dumps(row, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, line: str, where: str = "<predictions>") -> "Prediction":
+        """Parse one line; `where` ("file:line") is put into every error message."""
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ScorerError(f"{where}: not valid JSON ({exc.msg})") from None
+        if not isinstance(row, dict):
+            raise ScorerError(f"{where}: expected a JSON object, got {type(row).__name__}")
+        for key in ("id", "source", "reference"):
+            if key not in row:
+                raise ScorerError(f"{where}: field '{key}' missing")
+        ref = row["reference"]
+        if isinstance(ref, list):
+            if not all(isinstance(r, str) for r in ref):
+                raise ScorerError(f"{where}: 'reference' list must hold strings")
+            ref = tuple(ref)
+        elif not isinstance(ref, str):
+            raise ScorerError(f"{where}: 'reference' must be a string or a list of strings")
+        pred, error = row.get("prediction"), row.get("error")
+        if pred is not None and not isinstance(pred, str):
+            raise ScorerError(f"{where}: 'prediction' must be a string or null, got {type(pred).__name__}")
+        if error is not None and not isinstance(error, str):
+            raise ScorerError(f"{where}: 'error' must be a string or null")
+        if pred is None and error is None:
+            raise ScorerError(f"{where}: 'prediction' is null but no 'error' says why")
+        extra = {k: v for k, v in row.items() if k not in _PREDICTION_FIELDS}
+        return cls(str(row["id"]), str(row["source"]), ref, pred, error, extra)
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationConfig:
+    """Greedy decoding settings shared by every adapter (checked before any model loads)."""
+
+    max_new_tokens: int
+    min_new_tokens: int = 1
+    batch_size: int = 8
+
+    def __post_init__(self) -> None:
+        if self.max_new_tokens < 1:
+            raise ConfigError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+        if not 0 <= self.min_new_tokens <= self.max_new_tokens:
+            raise ConfigError(
+                f"min_new_tokens must be in [0, max_new_tokens], got {self.min_new_tokens}"
+            )
+        if self.batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "decoding": "greedy",
+            "max_new_tokens": self.max_new_tokens,
+            "min_new_tokens": self.min_new_tokens,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Generation:
+    """What an adapter returns for one sample: text, or the error that prevented it."""
+
+    text: str | None
+    error: str | None = None
+    n_new_tokens: int | None = None
+    info: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"truncated_audio": True}
+
+
+@dataclass(frozen=True, slots=True)
+class SourceMetrics:
+    """Metrics of one source: `values` by metric name (None = could not be computed, see notes)."""
+
+    values: Mapping[str, float | None]
+    n: int
+    n_failed: int
+    ci95: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    details: Mapping[str, Any] = field(default_factory=dict)  # e.g. S/D/I counts, bleu signature
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = dict(self.values)
+        out["n"] = self.n
+        out["n_failed"] = self.n_failed
+        if self.ci95:
+            out["ci95"] = {k: [lo, hi] for k, (lo, hi) in self.ci95.items()}
+        if self.details:
+            out["details"] = dict(self.details)
+        return out
+
+    @classmethod
+    def from_dict(cls, row: Mapping[str, Any]) -> "SourceMetrics":
+        values = {
+            k: v for k, v in row.items() if k not in ("n", "n_failed", "ci95", "details")
+        }
+        ci = {k: (float(v[0]), float(v[1])) for k, v in row.get("ci95", {}).items()}
+        return cls(values, int(row.get("n", 0)), int(row.get("n_failed", 0)), ci, row.get("details", {}))
