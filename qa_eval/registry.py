@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 from functools import lru_cache
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any
+from typing import Any, Iterable
 
 from qa_eval.errors import RegistryError
 
@@ -19,8 +19,13 @@ GROUPS = {"task": "qa_eval.tasks", "model": "qa_eval.models", "scorer": "qa_eval
 
 @lru_cache(maxsize=None)
 def _entry_points(group: str) -> dict[str, EntryPoint]:
+    return index_entry_points(entry_points(group=group), group)
+
+
+def index_entry_points(eps: Iterable[EntryPoint], group: str) -> dict[str, EntryPoint]:
+    """name -> entry point; the same name with two different targets is an error."""
     found: dict[str, EntryPoint] = {}
-    for ep in entry_points(group=group):
+    for ep in eps:
         other = found.get(ep.name)
         if other is not None and other.value != ep.value:
             raise RegistryError(
@@ -48,6 +53,12 @@ def load(kind: str, name: str) -> Any:
     ep = _entry_points(GROUPS[kind]).get(name)
     if ep is None:
         raise _unknown(kind, name)
+    return load_entry_point(kind, ep)
+
+
+def load_entry_point(kind: str, ep: EntryPoint) -> Any:
+    """Import one plugin; any failure becomes a RegistryError naming the plugin."""
+    name = ep.name
     try:
         return ep.load()
     except Exception as exc:  # a broken plugin must fail loudly, naming itself

@@ -1,0 +1,96 @@
+"""Scoring step: predictions -> metrics.json (the DESIGN.md contract), with provenance.
+
+No torch and no model here: `qa-eval score` runs on any machine.
+"""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Sequence
+
+from qa_eval import __version__, registry
+from qa_eval.errors import ScorerError
+from qa_eval.records import Prediction, SourceMetrics
+from qa_eval.task import TaskSpec
+
+DEFAULT_MAX_FAILED_FRACTION = 0.05
+
+
+def score_predictions(
+    task: TaskSpec, predictions: Sequence[Prediction], seed: int = 0, bootstrap: bool = True
+) -> tuple[dict[str, SourceMetrics], Any]:
+    """Per-source metrics with the task's scorer; returns (per_source, scorer)."""
+    scorer = registry.load("scorer", task.scorer)
+    _check_references(task, predictions)
+    per_source = scorer.score(predictions, seed=seed, bootstrap=bootstrap, **dict(task.scorer_options))
+    return per_source, scorer
+
+
+def _check_references(task: TaskSpec, predictions: Sequence[Prediction]) -> None:
+    """Refuse a predictions file that does not belong to this task (wrong sources)."""
+    sources = {p.source for p in predictions}
+    unknown = sorted(sources - set(task.sources))
+    if unknown and not (task.sources == ("*",)):
+        raise ScorerError(
+            f"predictions have source(s) {unknown} that task {task.name!r} does not declare "
+            f"({', '.join(task.sources)}): is this the right task?"
+        )
+
+
+def metrics_document(
+    task: TaskSpec, model: str, per_source: dict[str, SourceMetrics], scorer: Any, meta: dict[str, Any]
+) -> dict[str, Any]:
+    """The metrics.json object."""
+    return {
+        "task": task.name,
+        "model": model,
+        "scorer": {"name": scorer.name, "version": scorer.version, **scorer.info()},
+        "per_source": {src: m.to_dict() for src, m in per_source.items()},
+        "meta": {
+            "task_version": task.version,
+            "qa_eval_version": __version__,
+            "git_sha": git_sha(),
+            **meta,
+        },
+    }
+
+
+def failed_fraction(per_source: dict[str, SourceMetrics]) -> float:
+    n = sum(m.n for m in per_source.values())
+    return sum(m.n_failed for m in per_source.values()) / n if n else 0.0
+
+
+@lru_cache(maxsize=1)
+def git_sha() -> str | None:
+    """The commit of the qa-eval source tree, when it is a git checkout."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def hardware() -> dict[str, Any]:
+    """What ran the model: CPU, accelerator (if torch is already loaded), Python."""
+    info: dict[str, Any] = {"machine": platform.machine(), "python": platform.python_version()}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        info["cpu"] = platform.processor() or None
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        info["torch"] = torch.__version__
+        info["cpu_threads"] = torch.get_num_threads()
+        if torch.cuda.is_available():
+            info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return info
