@@ -22,6 +22,21 @@ KINDS = (
     "analyze_note",  # music note -> pitch / velocity / instrument / qualities (NSynth)
 )
 
+# label_set values a task may declare (closed label vocabularies and caption styles).
+LABEL_SETS = ("scene", "emotion", "vocal_sound", "clotho", "audiocaps", "plain", "nsynth")
+
+# English names of the language codes the paper's tasks use (for instruction-style prompts).
+LANGUAGE_NAMES = {
+    "en": "English",
+    "zh": "Chinese",
+    "de": "German",
+    "es": "Spanish",
+    "fr": "French",
+    "it": "Italian",
+    "ja": "Japanese",
+    "yue": "Cantonese",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class PromptIntent:
@@ -35,6 +50,11 @@ class PromptIntent:
     label_set:   name of the closed label vocabulary or style ("scene", "emotion",
                  "vocal_sound", "clotho" for Clotho-style captions, "nsynth").
     question:    the question text for kind == "question".
+
+    For "translate", audio_lang is the source and output_lang the target language. For
+    "question", output_lang is the language of the question and of the expected answer.
+    Language values are ISO 639-1 codes as Whisper and Qwen-Audio spell them ("en", "zh",
+    "de", ...); LANGUAGE_NAMES gives their English names for instruction-style prompts.
     """
 
     kind: str
@@ -50,3 +70,10 @@ class PromptIntent:
             raise ConfigError(f"unknown prompt intent kind {self.kind!r}; expected one of {KINDS}")
         if self.kind == "question" and not self.question:
             raise ConfigError("a 'question' intent needs the question text")
+        if self.kind == "translate" and self.audio_lang in ("unknown", self.output_lang):
+            raise ConfigError(
+                f"a 'translate' intent needs distinct source and target languages, got "
+                f"{self.audio_lang!r} -> {self.output_lang!r}"
+            )
+        if self.timestamps and self.kind != "transcribe":
+            raise ConfigError(f"timestamps are only defined for 'transcribe', not {self.kind!r}")

@@ -63,7 +63,8 @@ class Prediction:
             "prediction": self.prediction,
             "error": self.error,
         }
-        row.update({k: v for k, v in self.extra.items() if k not in _PREDICTION_FIELDS})
+        # Keys starting with "_" are reader annotations (e.g. "_where"), never written back.
+        row.update({k: v for k, v in self.extra.items() if k not in _PREDICTION_FIELDS and not k.startswith("_")})
         return json.dumps(row, ensure_ascii=False)
 
     @classmethod

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -42,18 +43,44 @@ def check_writable(out_dir: Path) -> None:
         )
 
 
-def read_predictions(path: Path, tolerate_torn_tail: bool = False) -> list[Prediction]:
-    """All rows of a predictions file; errors name file:line. With `tolerate_torn_tail`, a last
-    line without its newline (a write cut by a crash) is ignored instead of raising."""
-    if not path.is_file():
-        raise ScorerError(f"{path}: predictions file not found")
-    text = path.read_text(encoding="utf-8")
-    lines = text.split("\n")
-    if tolerate_torn_tail and lines and lines[-1]:
+def read_predictions(path: Path, resume: bool = False) -> list[Prediction]:
+    """All rows of a predictions file; every problem is a ScorerError naming file:line.
+
+    Strict (scoring) mode refuses duplicate ids and an empty file, and records each row's
+    origin in `extra["_where"]` so that a scorer rejecting a row names the same line.
+    Resume mode ignores a last line without its newline (a write cut by a crash) and allows
+    an id twice (a retried failure; the last row wins when merged).
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ScorerError(f"{path}: predictions file not found") from None
+    except OSError as exc:
+        raise ScorerError(f"{path}: cannot read predictions file ({exc.strerror or exc})") from None
+    lines = data.split(b"\n")
+    if resume and lines and lines[-1]:
         lines = lines[:-1]
-    return [
-        Prediction.from_json(line, f"{path}:{i}") for i, line in enumerate(lines, start=1) if line.strip()
-    ]
+    out: list[Prediction] = []
+    seen: dict[str, int] = {}
+    for lineno, raw in enumerate(lines, start=1):
+        where = f"{path}:{lineno}"
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ScorerError(f"{where}: not UTF-8 text (byte {exc.start})") from None
+        if not line.strip():
+            continue
+        p = Prediction.from_json(line, where)
+        if not resume:
+            if p.id in seen:
+                raise ScorerError(f"{where}: duplicate id {p.id!r} (first on line {seen[p.id]})")
+            seen[p.id] = lineno
+            p = replace(p, extra={**p.extra, "_where": where})
+        out.append(p)
+    if not out and not resume:
+        raise ScorerError(f"{path}: predictions file has no rows")
+    return out
 
 
 def _truncate_torn_tail(path: Path) -> None:
@@ -123,7 +150,7 @@ def shard_name(rank: int) -> str:
 def read_run_folder(out_dir: Path) -> list[Prediction]:
     """predictions.jsonl plus every rank shard (torn tails ignored), in file order."""
     files = [out_dir / PREDICTIONS] + sorted(out_dir.glob("predictions.rank*.jsonl"))
-    return [p for f in files if f.is_file() for p in read_predictions(f, tolerate_torn_tail=True)]
+    return [p for f in files if f.is_file() for p in read_predictions(f, resume=True)]
 
 
 def finalize(out_dir: Path, predictions: Sequence[Prediction]) -> Path:

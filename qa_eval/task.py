@@ -8,7 +8,8 @@ the scorer by its registry name and describe their prompt as a PromptIntent.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from pathlib import Path
+from typing import Any, Callable, Mapping
 
 from qa_eval.errors import ConfigError
 from qa_eval.intent import PromptIntent
@@ -31,6 +32,12 @@ class TaskSpec:
     manifest:        default manifest path (a bundled one, or None: the user passes --manifest).
     manifest_name:   file name of the official Qwen-Audio eval list, looked up under --data-root.
     scorer_options:  keyword options passed to the scorer (e.g. {"lang": "zh"}).
+    prepare:         (raw_dir, out_manifest, split | None) -> qa_eval.prepare.PrepareReport:
+                     builds a manifest in the official shape from the dataset's public release
+                     layout (`qa-eval data prepare`); None when the task has no public release.
+    hf_columns:      manifest field -> column of a Hugging Face dataset holding it ("audio",
+                     "gt", optionally "source" and task fields such as "question"); empty when
+                     no datasets layout is supported.
     """
 
     name: str
@@ -45,9 +52,16 @@ class TaskSpec:
     manifest: str | None = None
     manifest_name: str | None = None
     scorer_options: Mapping[str, object] = field(default_factory=dict)
+    prepare: Callable[[Path, Path, "str | None"], Any] | None = None
+    hf_columns: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1:
             raise ConfigError(f"task {self.name}: max_new_tokens must be >= 1")
         if not self.sources:
             raise ConfigError(f"task {self.name}: declares no sources")
+        unknown = set(self.paper) - set(self.sources)
+        if unknown:
+            raise ConfigError(f"task {self.name}: paper numbers for undeclared sources {sorted(unknown)}")
+        if self.hf_columns and not {"audio", "gt"} <= set(self.hf_columns):
+            raise ConfigError(f"task {self.name}: hf_columns must map 'audio' and 'gt'")

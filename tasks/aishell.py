@@ -1,0 +1,114 @@
+"""Aishell-1 (dev, test) and Aishell-2 (test: Mic, iOS, Android) Mandarin ASR (CER as `wer`).
+
+Official eval lists: `aishell1_eval.jsonl`, `aishell2_eval.jsonl` (QwenLM/Qwen-Audio
+eval_audio/EVALUATION.md; language "zh" in evaluate_asr.py).
+Aishell-1 release (openslr.org/33): `data_aishell/transcript/aishell_transcript_v0.8.txt`
+("UTT w1 w2 ..." word-segmented lines) and `data_aishell/wav/<split>/<spk>/UTT.wav`.
+Aishell-2 test set (AISHELL-DEV-TEST-SET): `<Channel>/test/wav.scp` ("UTT<TAB>relative/path.wav")
+and `<Channel>/test/trans.txt` ("UTT<TAB>text"), one folder per channel (iOS, Android, Mic).
+References are written without spaces (the scorer deletes whitespace for Chinese anyway).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qa_eval.prepare import ManifestWriter, PrepareReport, find_one, require_dir
+from qa_eval.task import TaskSpec
+from tasks._common import pick_split
+from tasks.librispeech import asr_intent
+
+AISHELL1_SPLITS = {"dev": "aishell1_dev", "test": "aishell1_test"}
+AISHELL2_CHANNELS = {"mic": "aishell2_test_mic", "ios": "aishell2_test_ios", "android": "aishell2_test_android"}
+
+
+def _two_columns(path: Path) -> dict[str, str]:
+    """'KEY<whitespace>VALUE' lines -> {KEY: VALUE}; blank lines ignored."""
+    table: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        key, _, value = line.strip().partition("\t") if "\t" in line else line.strip().partition(" ")
+        if key:
+            table[key] = value.strip()
+    return table
+
+
+def prepare_aishell1(raw: Path, out: Path, split: str | None = None) -> PrepareReport:
+    require_dir(raw, "an Aishell-1 release (data_aishell)")
+    writer = ManifestWriter("aishell1", out)
+    transcript = _two_columns(find_one(raw, "aishell_transcript_v0.8.txt", "the Aishell-1 transcript"))
+    for name, source in pick_split(split, AISHELL1_SPLITS, "aishell1").items():
+        wav_dirs = [p for p in raw.rglob(name) if p.is_dir() and p.parent.name == "wav"]
+        if not wav_dirs:
+            writer.skip("split folder wav/<split> not found (untar the per-speaker archives)", f"{raw}/**/wav/{name}")
+        for wav in sorted(w for d in wav_dirs for w in d.rglob("*.wav")):
+            text = transcript.get(wav.stem)
+            if text is None:
+                writer.skip("no transcript line", wav)
+            else:
+                writer.add(wav, "".join(text.split()), source, lang="zh")
+    return writer.close()
+
+
+def _channel(folder: Path) -> str | None:
+    for part in reversed(folder.parts):
+        if part.lower() in AISHELL2_CHANNELS:
+            return part.lower()
+    return None
+
+
+def prepare_aishell2(raw: Path, out: Path, split: str | None = None) -> PrepareReport:
+    require_dir(raw, "the Aishell-2 dev/test set (AISHELL-DEV-TEST-SET)")
+    writer = ManifestWriter("aishell2", out)
+    wanted = pick_split(split, AISHELL2_CHANNELS, "aishell2")
+    for scp in sorted(raw.rglob("wav.scp")):
+        channel = _channel(scp.parent)
+        if scp.parent.name != "test" or channel not in wanted:
+            continue
+        trans_path = scp.parent / "trans.txt"
+        if not trans_path.is_file():
+            writer.skip("trans.txt missing beside wav.scp", scp)
+            continue
+        trans = _two_columns(trans_path)
+        for utt, rel in _two_columns(scp).items():
+            wav = (scp.parent / rel) if not Path(rel).is_absolute() else Path(rel)
+            if utt not in trans or not trans[utt]:
+                writer.skip("no transcript line", f"{scp}: {utt}")
+            elif not wav.is_file():
+                writer.skip("audio file missing", wav)
+            else:
+                writer.add(wav, "".join(trans[utt].split()), wanted[channel], lang="zh")
+    return writer.close()
+
+
+AISHELL1 = TaskSpec(
+    name="aishell1",
+    description="Aishell-1 Mandarin ASR (character error rate, reported as wer), dev/test",
+    version="1",
+    scorer="wer",
+    max_new_tokens=256,
+    sources=tuple(AISHELL1_SPLITS.values()),
+    intent=asr_intent("zh"),
+    paper={"aishell1_dev": {"wer": 0.012}, "aishell1_test": {"wer": 0.013}},
+    manifest_name="aishell1_eval.jsonl",
+    scorer_options={"lang": "zh"},
+    prepare=prepare_aishell1,
+    hf_columns={"audio": "audio", "gt": "text"},
+)
+
+AISHELL2 = TaskSpec(
+    name="aishell2",
+    description="Aishell-2 Mandarin ASR test set (character error rate), Mic/iOS/Android",
+    version="1",
+    scorer="wer",
+    max_new_tokens=256,
+    sources=tuple(AISHELL2_CHANNELS.values()),
+    intent=asr_intent("zh"),
+    paper={
+        "aishell2_test_mic": {"wer": 0.033},
+        "aishell2_test_ios": {"wer": 0.031},
+        "aishell2_test_android": {"wer": 0.033},
+    },
+    manifest_name="aishell2_eval.jsonl",
+    scorer_options={"lang": "zh"},
+    prepare=prepare_aishell2,
+)

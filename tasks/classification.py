@@ -1,0 +1,210 @@
+"""Closed-set classification: VocalSound, CochlScene, TUT2017 (scenes), MELD (emotion).
+
+Exact, case-sensitive match of the decoded text against the label (scorer "accuracy").
+Official eval lists (QwenLM/Qwen-Audio eval_audio/EVALUATION.md): `vocalsound_eval.jsonl`,
+`cochlscene_eval.jsonl`, `tut2017_eval.jsonl`, `meld_eval.jsonl`; max_new_tokens 4 for VocalSound
+and MELD, 10 for scenes (evaluate_vocal_sound.py, evaluate_emotion.py, evaluate_scene.py).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+from qa_eval.intent import PromptIntent
+from qa_eval.prepare import ManifestWriter, PrepareReport, find_one, require_dir
+from qa_eval.task import TaskSpec
+from tasks._common import AUDIO_SUFFIXES, audio_files, read_csv
+
+# VocalSound file names end in the label: "<speaker>_<n>_<label>.wav".
+VOCALSOUND_LABELS = {
+    "laughter": "Laughter",
+    "sigh": "Sigh",
+    "cough": "Cough",
+    "throatclearing": "Throat clearing",
+    "sneeze": "Sneeze",
+    "sniff": "Sniff",
+}
+COCHLSCENE_LABELS = (
+    "Bus", "Cafe", "Car", "CrowdedIndoor", "Elevator", "Kitchen", "Park", "ResidentialArea",
+    "Restaurant", "Restroom", "Street", "Subway", "SubwayStation",
+)
+TUT2017_LABELS = (
+    "beach", "bus", "cafe/restaurant", "car", "city_center", "forest_path", "grocery_store", "home",
+    "library", "metro_station", "office", "park", "residential_area", "train", "tram",
+)
+MELD_LABELS = ("neutral", "joy", "sadness", "anger", "surprise", "fear", "disgust")
+
+
+def _fixed(intent: PromptIntent):
+    return lambda sample: intent
+
+
+# --- VocalSound ----------------------------------------------------------------------------
+
+def prepare_vocalsound(raw: Path, out: Path, split: str | None = None) -> PrepareReport:
+    """Label from the file name. With --split te|tr|val, only the files `datafiles/<split>.json` lists."""
+    require_dir(raw, "a VocalSound release (audio_16k/)")
+    writer = ManifestWriter("vocalsound", out)
+    keep: set[str] | None = None
+    if split is not None:
+        listing = find_one(raw, f"{split}.json", f"the VocalSound {split} list")
+        keep = {Path(item["wav"]).name for item in json.loads(listing.read_text(encoding="utf-8"))["data"]}
+    for wav in audio_files(raw):
+        if keep is not None and wav.name not in keep:
+            continue
+        label = VOCALSOUND_LABELS.get(wav.stem.rsplit("_", 1)[-1].lower())
+        if label is None:
+            writer.skip("no VocalSound label at the end of the file name", wav)
+        else:
+            writer.add(wav, label, "vocalsound")
+    return writer.close()
+
+
+# --- CochlScene ----------------------------------------------------------------------------
+
+def prepare_cochlscene(raw: Path, out: Path, split: str | None = None) -> PrepareReport:
+    """`<split>/<Label>/*.wav` folders (split Test by default) -> label = folder name."""
+    require_dir(raw, "a CochlScene release")
+    split = split or "Test"
+    writer = ManifestWriter("cochlscene", out)
+    split_dirs = [d for d in raw.rglob(split) if d.is_dir()] or ([raw] if raw.name == split else [])
+    if not split_dirs:
+        writer.skip("split folder not found", f"{raw}/**/{split}")
+    for wav in (w for d in split_dirs for w in audio_files(d)):
+        label = wav.parent.name
+        if label not in COCHLSCENE_LABELS:
+            writer.skip("folder is not a CochlScene class", wav)
+        else:
+            writer.add(wav, label, "cochlscene")
+    return writer.close()
+
+
+# --- TUT2017 -------------------------------------------------------------------------------
+
+def prepare_tut2017(raw: Path, out: Path, split: str | None = None) -> PrepareReport:
+    """`meta.txt` ("audio/x.wav<TAB>label" lines), or with --split NAME `evaluation_setup/NAME.txt`."""
+    require_dir(raw, "a TUT Acoustic Scenes 2017 release")
+    meta = find_one(raw, f"{split}.txt" if split else "meta.txt", "the TUT2017 meta file")
+    writer = ManifestWriter("tut2017", out)
+    for lineno, line in enumerate(meta.read_text(encoding="utf-8").splitlines(), start=1):
+        cols = line.strip().split("\t")
+        if not line.strip():
+            continue
+        where = f"{meta}:{lineno}"
+        if len(cols) < 2 or cols[1] not in TUT2017_LABELS:
+            writer.skip("line has no scene label", where)
+            continue
+        audio = next((b / cols[0] for b in (meta.parent, meta.parent.parent) if (b / cols[0]).is_file()), None)
+        if audio is None:
+            writer.skip("audio file missing", cols[0])
+        else:
+            writer.add(audio, cols[1], "tut2017")
+    return writer.close()
+
+
+# --- MELD ----------------------------------------------------------------------------------
+
+def _extract_audio(video: Path, dest: Path) -> str | None:
+    """mp4 -> 16 kHz mono wav with ffmpeg; returns why it failed, or None."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    cmd = ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(video), "-vn", "-ac", "1", "-ar", "16000", str(dest)]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    return None if done.returncode == 0 and dest.is_file() else f"ffmpeg failed: {done.stderr.strip()[:200]}"
+
+
+def prepare_meld(raw: Path, out: Path, split: str | None = None) -> PrepareReport:
+    """`<split>_sent_emo.csv` + `dia<D>_utt<U>.mp4` -> wav next to the manifest (needs ffmpeg).
+
+    An audio file already extracted under RAW_DIR with the same stem (dia<D>_utt<U>.wav/.flac)
+    is used as is, so ffmpeg is only needed for utterances that exist only as video.
+    """
+    require_dir(raw, "a MELD release (MELD.Raw)")
+    split = split or "test"
+    table = find_one(raw, f"{split}_sent_emo.csv", f"the MELD {split} csv")
+    writer = ManifestWriter("meld", out)
+    candidates = [p for p in sorted(raw.rglob("dia*_utt*")) if p.is_file() and not p.name.startswith("._")]
+    media = {p.stem: p for p in candidates if p.suffix.lower() == ".mp4"}
+    media.update({p.stem: p for p in candidates if p.suffix.lower() in AUDIO_SUFFIXES})  # audio wins
+    ffmpeg = shutil.which("ffmpeg")
+    audio_dir = writer.out.with_name(writer.out.stem + "_audio")
+    for lineno, row in enumerate(read_csv(table), start=2):
+        stem = f"dia{row['Dialogue_ID']}_utt{row['Utterance_ID']}"
+        label = (row.get("Emotion") or "").strip()
+        found = media.get(stem)
+        if label not in MELD_LABELS:
+            writer.skip("emotion is not a MELD label", f"{table}:{lineno}")
+        elif found is None:
+            writer.skip("media file missing", stem)
+        elif found.suffix.lower() != ".mp4":
+            writer.add(found, label, "meld")
+        elif ffmpeg is None:
+            writer.skip("ffmpeg not found: install ffmpeg (apt-get install ffmpeg) to extract audio from mp4", found)
+        else:
+            dest = audio_dir / f"{stem}.wav"
+            error = None if dest.is_file() else _extract_audio(found, dest)
+            if error:
+                writer.skip(error, found)
+            else:
+                writer.add(dest, label, "meld")
+    return writer.close()
+
+
+VOCALSOUND = TaskSpec(
+    name="vocalsound",
+    description="VocalSound human vocal sound classification (accuracy)",
+    version="1",
+    scorer="accuracy",
+    max_new_tokens=4,
+    sources=("vocalsound",),
+    # evaluate_vocal_sound.py tags the audio as English speech (<|en|>).
+    intent=_fixed(PromptIntent(kind="classify", audio_lang="en", output_lang="en", label_set="vocal_sound")),
+    paper={"vocalsound": {"acc": 0.9289}},
+    labels=tuple(VOCALSOUND_LABELS.values()),
+    manifest_name="vocalsound_eval.jsonl",
+    prepare=prepare_vocalsound,
+)
+
+COCHLSCENE = TaskSpec(
+    name="cochlscene",
+    description="CochlScene acoustic scene classification (accuracy)",
+    version="1",
+    scorer="accuracy",
+    max_new_tokens=10,
+    sources=("cochlscene",),
+    intent=_fixed(PromptIntent(kind="classify", audio_lang="unknown", output_lang="en", label_set="scene")),
+    paper={"cochlscene": {"acc": 0.795}},
+    labels=COCHLSCENE_LABELS,
+    manifest_name="cochlscene_eval.jsonl",
+    prepare=prepare_cochlscene,
+)
+
+TUT2017 = TaskSpec(
+    name="tut2017",
+    description="TUT Acoustic Scenes 2017 classification (accuracy)",
+    version="1",
+    scorer="accuracy",
+    max_new_tokens=10,
+    sources=("tut2017",),
+    intent=_fixed(PromptIntent(kind="classify", audio_lang="unknown", output_lang="en", label_set="scene")),
+    paper={"tut2017": {"acc": 0.649}},
+    labels=TUT2017_LABELS,
+    manifest_name="tut2017_eval.jsonl",
+    prepare=prepare_tut2017,
+)
+
+MELD = TaskSpec(
+    name="meld",
+    description="MELD speech emotion recognition (accuracy)",
+    version="1",
+    scorer="accuracy",
+    max_new_tokens=4,
+    sources=("meld",),
+    intent=_fixed(PromptIntent(kind="classify", audio_lang="en", output_lang="en", label_set="emotion")),
+    paper={"meld": {"acc": 0.557}},
+    labels=MELD_LABELS,
+    manifest_name="meld_eval.jsonl",
+    prepare=prepare_meld,
+)

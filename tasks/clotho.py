@@ -1,0 +1,57 @@
+"""Clotho audio captioning (CIDEr, SPICE, SPIDEr against five references).
+
+Official eval list: `clotho_eval.jsonl` (QwenLM/Qwen-Audio eval_audio/EVALUATION.md;
+evaluate_caption.py asks for the "clotho" caption style).
+Release layout (zenodo 3490684 / 4783391): `clotho_captions_evaluation.csv` (columns file_name,
+caption_1 .. caption_5) and the audio in `evaluation/<file_name>`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qa_eval.intent import PromptIntent
+from qa_eval.prepare import ManifestWriter, PrepareReport, find_one, require_dir
+from qa_eval.records import Sample
+from qa_eval.task import TaskSpec
+from tasks._common import read_csv
+
+SOURCE = "clotho"
+N_CAPTIONS = 5
+
+
+def caption_intent(sample: Sample) -> PromptIntent:
+    return PromptIntent(kind="caption", audio_lang="unknown", output_lang="en", label_set="clotho")
+
+
+def prepare_clotho(raw: Path, out: Path, split: str | None = None) -> PrepareReport:
+    """`clotho_captions_<split>.csv` + `<split>/` audio -> rows with a list of five references."""
+    require_dir(raw, "a Clotho release")
+    split = split or "evaluation"
+    captions = find_one(raw, f"clotho_captions_{split}.csv", f"the Clotho {split} captions")
+    audio_dirs = [d for d in raw.rglob(split) if d.is_dir()] + [captions.parent]
+    writer = ManifestWriter("clotho", out)
+    for lineno, row in enumerate(read_csv(captions), start=2):
+        refs = [(row.get(f"caption_{k}") or "").strip() for k in range(1, N_CAPTIONS + 1)]
+        audio = next((d / row["file_name"] for d in audio_dirs if (d / row["file_name"]).is_file()), None)
+        if not all(refs):
+            writer.skip(f"fewer than {N_CAPTIONS} captions", f"{captions}:{lineno}")
+        elif audio is None:
+            writer.skip("audio file missing", row["file_name"])
+        else:
+            writer.add(audio, refs, SOURCE)
+    return writer.close()
+
+
+CLOTHO = TaskSpec(
+    name="clotho",
+    description="Clotho audio captioning (CIDEr, SPICE, SPIDEr; five references)",
+    version="1",
+    scorer="caption",
+    max_new_tokens=30,
+    sources=(SOURCE,),
+    intent=caption_intent,
+    paper={SOURCE: {"cider": 0.441, "spice": 0.136, "spider": 0.288}},
+    manifest_name="clotho_eval.jsonl",
+    prepare=prepare_clotho,
+)

@@ -1,0 +1,61 @@
+"""Clotho-AQA audio question answering (exact-match accuracy, plus the yes/no subset).
+
+Official eval list: `clothoaqa_eval.jsonl` with a `question` field per row (QwenLM/Qwen-Audio
+evaluate_aqa.py puts the question inside the prompt).
+Release layout (zenodo 6473207): `clotho_aqa_<split>.csv` (columns file_name, QuestionText,
+answer, confidence; three annotator rows per question) and the audio in `audio_files/`.
+Every annotator row becomes one manifest row (the answers of one question may differ).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qa_eval.errors import ConfigError
+from qa_eval.intent import PromptIntent
+from qa_eval.prepare import ManifestWriter, PrepareReport, find_one, require_dir
+from qa_eval.records import Sample
+from qa_eval.task import TaskSpec
+from tasks._common import read_csv
+
+SOURCE = "clothoaqa"
+
+
+def aqa_intent(sample: Sample) -> PromptIntent:
+    question = sample.fields.get("question")
+    if not question:
+        raise ConfigError(f"clothoaqa sample {sample.id}: manifest row has no 'question'")
+    return PromptIntent(kind="question", audio_lang="unknown", output_lang="en", question=str(question))
+
+
+def prepare_clothoaqa(raw: Path, out: Path, split: str | None = None) -> PrepareReport:
+    require_dir(raw, "a Clotho-AQA release")
+    split = split or "test"
+    table = find_one(raw, f"clotho_aqa_{split}.csv", f"the Clotho-AQA {split} csv")
+    audio_dirs = sorted(d for d in raw.rglob("audio_files") if d.is_dir()) + [table.parent]
+    writer = ManifestWriter("clothoaqa", out)
+    for lineno, row in enumerate(read_csv(table), start=2):
+        question, answer = (row.get("QuestionText") or "").strip(), (row.get("answer") or "").strip()
+        audio = next((d / row["file_name"] for d in audio_dirs if (d / row["file_name"]).is_file()), None)
+        if not question or not answer:
+            writer.skip("empty question or answer", f"{table}:{lineno}")
+        elif audio is None:
+            writer.skip("audio file missing", row["file_name"])
+        else:
+            writer.add(audio, answer, SOURCE, question=question)
+    return writer.close()
+
+
+CLOTHOAQA = TaskSpec(
+    name="clothoaqa",
+    description="Clotho-AQA audio question answering (accuracy; yes/no subset as acc_binary)",
+    version="1",
+    scorer="aqa-accuracy",
+    max_new_tokens=4,
+    sources=(SOURCE,),
+    intent=aqa_intent,
+    paper={SOURCE: {"acc": 0.579, "acc_binary": 0.749}},
+    manifest_name="clothoaqa_eval.jsonl",
+    prepare=prepare_clothoaqa,
+    hf_columns={"audio": "audio", "gt": "answer", "question": "question"},
+)

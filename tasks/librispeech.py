@@ -1,0 +1,95 @@
+"""LibriSpeech ASR (paper Table 3: dev-clean / dev-other / test-clean / test-other WER).
+
+Official eval list: `librispeech_eval.jsonl` (QwenLM/Qwen-Audio eval_audio/EVALUATION.md), one
+source per split. Release layout (openslr.org/12): `LibriSpeech/<split>/<spk>/<chapter>/` with
+`<spk>-<chapter>.trans.txt` ("UTT-ID TRANSCRIPT" lines, upper case) beside `UTT-ID.flac`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qa_eval.intent import PromptIntent
+from qa_eval.prepare import ManifestWriter, PrepareReport, require_dir
+from qa_eval.records import Sample
+from qa_eval.task import TaskSpec
+from tasks._common import pick_split, sample_lang
+
+SPLITS = {
+    "dev-clean": "librispeech_dev_clean",
+    "dev-other": "librispeech_dev_other",
+    "test-clean": "librispeech_test_clean",
+    "test-other": "librispeech_test_other",
+}
+
+SAMPLE_MANIFEST = Path(__file__).resolve().parent / "data" / "librispeech_sample" / "manifest.jsonl"
+
+
+def asr_intent(default_lang: str):
+    """Sample -> transcribe intent in the sample's `lang` (default `default_lang`), no ITN."""
+
+    def intent(sample: Sample) -> PromptIntent:
+        lang = sample_lang(sample.fields, default_lang)
+        return PromptIntent(kind="transcribe", audio_lang=lang, output_lang=lang)
+
+    return intent
+
+
+def prepare_librispeech(raw: Path, out: Path, split: str | None = None) -> PrepareReport:
+    """`*.trans.txt` trees under `raw` (any depth) -> manifest; gt lower-cased as the official list."""
+    require_dir(raw, "a LibriSpeech release")
+    writer = ManifestWriter("librispeech", out)
+    wanted = pick_split(split, SPLITS, "librispeech")
+    found_any = False
+    for name, source in wanted.items():
+        dirs = [raw] if raw.name == name else sorted(p for p in raw.rglob(name) if p.is_dir())
+        for split_dir in dirs:
+            found_any = True
+            for trans in sorted(split_dir.rglob("*.trans.txt")):
+                for lineno, line in enumerate(trans.read_text(encoding="utf-8").splitlines(), 1):
+                    if not line.strip():
+                        continue
+                    utt, _, text = line.strip().partition(" ")
+                    audio = trans.parent / f"{utt}.flac"
+                    if not text.strip():
+                        writer.skip("empty transcript", f"{trans}:{lineno}")
+                    elif not audio.is_file():
+                        writer.skip("audio file missing", audio)
+                    else:
+                        writer.add(audio, text.strip().lower(), source, lang="en")
+    if not found_any:
+        writer.skip("no split folder found", f"{raw} (looked for {', '.join(wanted)})")
+    return writer.close()
+
+
+LIBRISPEECH = TaskSpec(
+    name="librispeech",
+    description="LibriSpeech English ASR (WER, paper scorer), dev/test clean/other",
+    version="1",
+    scorer="wer",
+    max_new_tokens=256,
+    sources=tuple(SPLITS.values()),
+    intent=asr_intent("en"),
+    paper={
+        "librispeech_dev_clean": {"wer": 0.018},
+        "librispeech_dev_other": {"wer": 0.040},
+        "librispeech_test_clean": {"wer": 0.020},
+        "librispeech_test_other": {"wer": 0.042},
+    },
+    manifest_name="librispeech_eval.jsonl",
+    scorer_options={"lang": "en"},
+    prepare=prepare_librispeech,
+    hf_columns={"audio": "audio", "gt": "text"},
+)
+
+LIBRISPEECH_SAMPLE = TaskSpec(
+    name="librispeech-sample",
+    description="A few bundled LibriSpeech utterances (smoke test; no paper number)",
+    version="1",
+    scorer="wer",
+    max_new_tokens=256,
+    sources=("librispeech_sample",),
+    intent=asr_intent("en"),
+    manifest=str(SAMPLE_MANIFEST),
+    scorer_options={"lang": "en"},
+)
