@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
+import sys
 import time
 from collections import deque
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
@@ -152,21 +153,68 @@ def make_prediction(sample: Sample, prompt: str, gen: Generation) -> Prediction:
     return Prediction(sample.id, sample.source, sample.reference, gen.text, gen.error, extra)
 
 
-def generate_batch(
-    adapter: ModelAdapter, inputs: list[AudioInput], config: GenerationConfig
-) -> list[Generation]:
-    """adapter.generate, isolating a sample that makes the whole batch raise."""
-    try:
-        out = adapter.generate(inputs, config)
-    except (KeyboardInterrupt, MemoryError):
-        raise
-    except Exception as exc:
+def is_out_of_memory(exc: BaseException) -> bool:
+    """torch.cuda.OutOfMemoryError (or an allocator message saying so), without importing torch."""
+    return type(exc).__name__ == "OutOfMemoryError" or "out of memory" in str(exc).lower()
+
+
+class OutOfMemoryAtBatchSizeOne(QaEvalError):
+    """Even one sample does not fit: nothing smaller to back off to."""
+
+
+@dataclass
+class BatchGenerator:
+    """adapter.generate with out-of-memory back-off and per-sample failure isolation.
+
+    On out-of-memory the batch is split in halves and retried, and later batches are cut to the
+    size that last fitted (no sample lost or duplicated: outputs come back in input order).
+    At one sample it raises a clear error. Any other exception from a batch is retried sample
+    by sample, so one bad sample is recorded as failed instead of killing its neighbours.
+    """
+
+    adapter: ModelAdapter
+    config: GenerationConfig
+    max_batch: int | None = None  # learnt from out-of-memory errors
+    n_backoffs: int = 0
+
+    def __call__(self, inputs: list[AudioInput]) -> list[Generation]:
+        step = self.max_batch or len(inputs)
+        return [g for i in range(0, len(inputs), step) for g in self._generate(inputs[i:i + step])]
+
+    def _generate(self, inputs: list[AudioInput]) -> list[Generation]:
+        try:
+            out = self.adapter.generate(inputs, self.config)
+        except (KeyboardInterrupt, MemoryError):
+            raise
+        except Exception as exc:
+            if is_out_of_memory(exc):
+                return self._back_off(inputs, exc)
+            if len(inputs) == 1:
+                return [Generation(None, f"generation failed: {type(exc).__name__}: {exc}")]
+            return [g for item in inputs for g in self._generate([item])]
+        if len(out) != len(inputs):
+            raise QaEvalError(f"adapter returned {len(out)} outputs for a batch of {len(inputs)}")
+        return out
+
+    def _back_off(self, inputs: list[AudioInput], exc: Exception) -> list[Generation]:
         if len(inputs) == 1:
-            return [Generation(None, f"generation failed: {type(exc).__name__}: {exc}")]
-        return [g for item in inputs for g in generate_batch(adapter, [item], config)]
-    if len(out) != len(inputs):
-        raise QaEvalError(f"adapter returned {len(out)} outputs for a batch of {len(inputs)}")
-    return out
+            s = inputs[0].sample
+            raise OutOfMemoryAtBatchSizeOne(
+                f"out of memory at batch size 1 (sample {s.id!r}, {s.duration_s or 0:.1f} s of audio) "
+                f"on {self.adapter.options.device}: try --dtype bfloat16, a shorter --max-audio-s, "
+                f"or a device with more memory ({exc})"
+            ) from exc
+        self.n_backoffs += 1
+        self.max_batch = max(1, len(inputs) // 2)
+        _free_accelerator_cache()
+        half = (len(inputs) + 1) // 2
+        return self._generate(inputs[:half]) + self._generate(inputs[half:])
+
+
+def _free_accelerator_cache() -> None:
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def run_batches(
@@ -180,6 +228,7 @@ def run_batches(
 ) -> Timing:
     """Generate every sample, appending each batch to the store. Returns generation timing."""
     timing = Timing()
+    generate = BatchGenerator(adapter, config)
     batches = make_batches(samples, config.batch_size, max_audio_s)
     pool = make_decoder_pool(num_workers)
     try:
@@ -194,7 +243,7 @@ def run_batches(
                     inputs.append(AudioInput(sample, prompts[sample.id], waveforms))
             if inputs:
                 start = time.perf_counter()
-                generations = generate_batch(adapter, inputs, config)
+                generations = generate(inputs)
                 timing.wall_s += time.perf_counter() - start
                 for item, gen in zip(inputs, generations):
                     results[item.sample.id] = make_prediction(item.sample, item.prompt, gen)
@@ -204,6 +253,9 @@ def run_batches(
             store.append([results[s.id] for s in batch])
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
+    if generate.n_backoffs:
+        timing.extra["oom_backoffs"] = generate.n_backoffs
+        timing.extra["batch_size_after_backoff"] = generate.max_batch
     return timing
 
 

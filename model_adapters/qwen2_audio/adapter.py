@@ -1,0 +1,174 @@
+"""Qwen2-Audio adapter: transformers' Qwen2AudioForConditionalGeneration + Qwen2AudioProcessor.
+
+Follows the official Qwen2-Audio eval scripts: the prompt text (`prompt.render_prompt`) goes
+through the processor together with the sample's audios (each `<|AUDIO|>` expands to that
+audio's feature length), the batch is left-padded with `<|endoftext|>`, decoding is greedy
+(min_new_tokens from GenerationConfig), and the output is the new tokens up to the first end
+token, decoded with special tokens skipped. Audio beyond 30 s is cut by the feature extractor
+(the model's window); such samples carry info `truncated_audio`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+
+from qa_eval.adapter import AudioInput, ModelAdapter, ModelOptions
+from qa_eval.errors import AdapterError, ConfigError
+from qa_eval.intent import PromptIntent
+from qa_eval.records import Generation, GenerationConfig
+
+SAMPLE_RATE = 16_000
+WINDOW_S = 30
+AUDIO_TOKEN = "<|AUDIO|>"
+_DTYPES = ("float32", "bfloat16", "float16")
+
+
+class Qwen2AudioAdapter(ModelAdapter):
+    """Qwen2-Audio (base) from a local checkpoint directory, or a hub id where reachable."""
+
+    description: ClassVar[str] = (
+        "Qwen2-Audio via transformers (local checkpoint dir or hub id), left-padded batched greedy decoding"
+    )
+    family: ClassVar[str] = "qwen2-audio"
+    default_checkpoint: ClassVar[str] = "Qwen/Qwen2-Audio-7B"
+
+    def __init__(self, options: ModelOptions) -> None:
+        super().__init__(options)
+        if options.dtype not in _DTYPES:
+            raise ConfigError(f"qwen2-audio: dtype must be one of {_DTYPES}, got {options.dtype!r}")
+        self._model: Any = None
+        self._processor: Any = None
+
+    def checkpoint(self) -> str:
+        return self.options.checkpoint or self.default_checkpoint
+
+    def render_prompt(self, intent: PromptIntent, n_audio: int = 1) -> str:
+        from model_adapters.qwen2_audio import prompt
+
+        return prompt.render_prompt(intent, n_audio)
+
+    def load(self) -> None:
+        import torch
+        from transformers import Qwen2AudioForConditionalGeneration, Qwen2AudioProcessor
+
+        ckpt = self.checkpoint()
+        kwargs: dict[str, Any] = {"revision": self.options.revision, "local_files_only": Path(ckpt).is_dir()}
+        try:
+            self._processor = Qwen2AudioProcessor.from_pretrained(ckpt, **kwargs)
+            model = Qwen2AudioForConditionalGeneration.from_pretrained(
+                ckpt, dtype=getattr(torch, self.options.dtype), **kwargs
+            )
+        except (OSError, ValueError) as exc:
+            raise AdapterError(f"qwen2-audio: cannot load checkpoint {ckpt!r}: {exc}") from exc
+        self._processor.tokenizer.padding_side = "left"
+        self._model = model.to(self.options.device).eval()
+
+    def generate(self, batch: Sequence[AudioInput], config: GenerationConfig) -> list[Generation]:
+        out = []
+        for item, (ids, error) in zip(batch, self._run(batch, config)):
+            if ids is None:
+                out.append(Generation(text=None, error=error))
+                continue
+            info: dict[str, Any] = {}
+            if len(ids) >= config.max_new_tokens:
+                info["max_new_tokens_reached"] = True
+            if any(len(w) > WINDOW_S * SAMPLE_RATE for w in item.waveforms):
+                info["truncated_audio"] = True
+            text = self._processor.tokenizer.decode(
+                ids, skip_special_tokens=True, clean_up_tokenization_spaces=False
+            )
+            out.append(Generation(text=text, n_new_tokens=len(ids), info=info))
+        return out
+
+    def generate_ids(self, batch: Sequence[AudioInput], config: GenerationConfig) -> list[list[int] | None]:
+        """The new token ids per sample, cut before the first end token (None where it failed)."""
+        return [ids for ids, _ in self._run(batch, config)]
+
+    def describe(self) -> dict[str, Any]:
+        ckpt = self.checkpoint()
+        return {
+            "model_id": ckpt,
+            "revision": self.options.revision or _weights_hash(ckpt),
+            "dtype": self.options.dtype,
+            "device": self.options.device,
+        }
+
+    def _run(self, batch: Sequence[AudioInput], config: GenerationConfig) -> list[tuple[list[int] | None, str | None]]:
+        """(new ids, None) or (None, error) per sample; the runnable ones decode as one batch."""
+        if self._model is None:
+            raise AdapterError("qwen2-audio: generate() called before load()")
+        results: list[tuple[list[int] | None, str | None]] = []
+        ok: list[int] = []
+        for i, item in enumerate(batch):
+            problem = _check(item)
+            results.append((None, problem))
+            if problem is None:
+                ok.append(i)
+        if ok:
+            for i, ids in zip(ok, self._decode([batch[i] for i in ok], config)):
+                results[i] = (ids, None)
+        return results
+
+    def _decode(self, items: Sequence[AudioInput], config: GenerationConfig) -> list[list[int]]:
+        import torch
+
+        processor, model = self._processor, self._model
+        tokenizer = processor.tokenizer
+        inputs = processor(
+            text=[item.prompt for item in items],
+            audio=[np.asarray(w, dtype=np.float32) for item in items for w in item.waveforms],
+            sampling_rate=SAMPLE_RATE,
+            return_tensors="pt",
+            padding=True,
+        ).to(self.options.device)
+        inputs["input_features"] = inputs["input_features"].to(model.dtype)
+        eos = tokenizer.convert_tokens_to_ids("<|endoftext|>")
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
+        with torch.inference_mode():
+            out = model.generate(
+                **inputs,
+                max_new_tokens=config.max_new_tokens,
+                min_new_tokens=config.min_new_tokens,
+                do_sample=False,
+                num_beams=1,
+                eos_token_id=eos,
+                pad_token_id=pad,
+            )
+        new = out[:, inputs["input_ids"].shape[1] :].tolist()
+        return [row[: row.index(eos)] if eos in row else row for row in new]
+
+
+def _check(item: AudioInput) -> str | None:
+    """Why this sample cannot be run (None when it can)."""
+    n_tags = item.prompt.count(AUDIO_TOKEN)
+    if n_tags != len(item.waveforms):
+        return f"qwen2-audio: prompt has {n_tags} {AUDIO_TOKEN} but the sample has {len(item.waveforms)} audios"
+    for w in item.waveforms:
+        if np.asarray(w).ndim != 1 or len(w) == 0:
+            return f"qwen2-audio: expected non-empty mono waveforms, got shape {np.asarray(w).shape}"
+    return None
+
+
+def _weights_hash(checkpoint: str) -> str | None:
+    """sha256 over a local checkpoint's weight files (None for hub ids: use options.revision)."""
+    root = Path(checkpoint)
+    if not root.is_dir():
+        return None
+    files = sorted(p for p in root.iterdir() if p.suffix in (".safetensors", ".bin"))
+    return _hash_files(tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files))
+
+
+@lru_cache(maxsize=8)
+def _hash_files(files: tuple[tuple[str, int, int], ...]) -> str:
+    digest = hashlib.sha256()
+    for path, _size, _mtime in files:
+        digest.update(Path(path).name.encode())
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    return "sha256:" + digest.hexdigest()

@@ -1,0 +1,126 @@
+"""A tiny random Qwen2-Audio checkpoint, built locally (no hub): for tests and benchmarks.
+
+`make_tiny_qwen2_audio(dir)` writes a directory that `Qwen2AudioForConditionalGeneration` and
+`Qwen2AudioProcessor.from_pretrained` load like the real `Qwen/Qwen2-Audio-7B`: the same
+architecture and feature extractor (Whisper recipe, 128 mel bins, 30 s window, 1500 encoder
+positions), tiny widths, random weights from a fixed seed. The tokenizer is a byte-level BPE
+with Qwen2's pre-tokenizer, trained here on a small fixed corpus, followed by the special
+tokens the Qwen2-Audio prompts and processor use. Building takes about a second.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+SEED = 0
+BPE_VOCAB_SIZE = 600  # byte alphabet (256) + learned merges
+SPECIAL_TOKENS = (
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|audio_bos|>",
+    "<|AUDIO|>",
+    "<|audio_eos|>",
+)
+_CORPUS = (
+    "Detect the language and recognize the speech:",
+    "Translate the speech into German, Chinese, Spanish, French or Italian.",
+    "Classify the audio scene. Recognize the emotion with keywords in English.",
+    "What does the person say? Answer the question about the sound.",
+    "mister quilter is the apostle of the middle classes and we are glad to welcome his gospel",
+    "the quick brown fox jumps over the lazy dog while the children read books in the garden",
+    "generate the caption in english of this audio clip of rain, birds and distant traffic",
+    "system user assistant You are a helpful assistant.",
+)
+
+
+def build_tokenizer():
+    """A Qwen2TokenizerFast with a small trained BPE vocabulary and the audio special tokens."""
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import Qwen2TokenizerFast
+    from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
+
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=BPE_VOCAB_SIZE,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    bpe.train_from_iterator(list(_CORPUS) * 4, trainer=trainer)
+    state = json.loads(bpe.to_str())["model"]
+    merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in state["merges"]]
+    tokenizer = Qwen2TokenizerFast(
+        vocab=state["vocab"],
+        merges=merges,
+        unk_token=None,
+        eos_token="<|endoftext|>",
+        pad_token="<|endoftext|>",
+        additional_special_tokens=list(SPECIAL_TOKENS[1:]),
+        padding_side="left",
+    )
+    return tokenizer
+
+
+def build_config(tokenizer):
+    from transformers import Qwen2AudioConfig
+
+    vocab_size = len(tokenizer)
+    return Qwen2AudioConfig(
+        audio_config={
+            "model_type": "qwen2_audio_encoder",
+            "num_mel_bins": 128,
+            "encoder_layers": 2,
+            "encoder_attention_heads": 2,
+            "encoder_ffn_dim": 64,
+            "d_model": 32,
+            "max_source_positions": 1500,
+        },
+        text_config={
+            "model_type": "qwen2",
+            "vocab_size": vocab_size,
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "max_position_embeddings": 2048,
+            "rope_theta": 10000.0,
+            "tie_word_embeddings": False,
+            "bos_token_id": tokenizer.convert_tokens_to_ids("<|endoftext|>"),
+            "eos_token_id": tokenizer.convert_tokens_to_ids("<|endoftext|>"),
+            "pad_token_id": tokenizer.convert_tokens_to_ids("<|endoftext|>"),
+        },
+        audio_token_index=tokenizer.convert_tokens_to_ids("<|AUDIO|>"),
+    )
+
+
+def make_tiny_qwen2_audio(out_dir: str | Path) -> Path:
+    """Write a tiny random Qwen2-Audio checkpoint (weights, config, processor) to out_dir."""
+    import torch
+    from transformers import (
+        GenerationConfig,
+        Qwen2AudioForConditionalGeneration,
+        Qwen2AudioProcessor,
+        WhisperFeatureExtractor,
+    )
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer = build_tokenizer()
+    config = build_config(tokenizer)
+    torch.manual_seed(SEED)
+    model = Qwen2AudioForConditionalGeneration(config).eval()
+    eos = config.text_config.eos_token_id
+    model.generation_config = GenerationConfig(bos_token_id=eos, eos_token_id=eos, pad_token_id=eos)
+    model.save_pretrained(out)
+    features = WhisperFeatureExtractor(feature_size=128, sampling_rate=16_000, return_attention_mask=True)
+    Qwen2AudioProcessor(feature_extractor=features, tokenizer=tokenizer).save_pretrained(out)
+    return out

@@ -1,0 +1,86 @@
+"""Batched greedy decoding for a transformers `WhisperForConditionalGeneration`.
+
+Our own short loop instead of `WhisperForConditionalGeneration.generate`, whose long-form,
+language-detection and forced-id logic would second-guess the decoder prompt we render: here
+the prompt ids are the decoder prefix, verbatim. Whisper's own decoding rules are kept: the
+checkpoint's `suppress_tokens` are banned at every step and its `begin_suppress_tokens`
+(blank, end of text) at the first generated step, as openai-whisper and transformers do.
+Every row of a batch shares one prefix, so the decoder needs no padding and positions match
+one-at-a-time decoding exactly; finished rows keep emitting the end token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeResult:
+    tokens: list[int]  # generated ids, end token excluded
+    reached_max: bool  # stopped by max_new_tokens, not by the end token
+
+
+def logit_bias(vocab_size: int, ids: Sequence[int], device: torch.device) -> torch.Tensor:
+    """(vocab,) float32 vector: -inf at `ids` (ids outside the vocabulary are ignored), else 0."""
+    bias = torch.zeros(vocab_size, dtype=torch.float32, device=device)
+    keep = [i for i in ids if 0 <= i < vocab_size]
+    if keep:
+        bias[torch.tensor(keep, device=device)] = float("-inf")
+    return bias
+
+
+@torch.inference_mode()
+def greedy_decode(
+    model: torch.nn.Module,
+    features: torch.Tensor,
+    prefix: Sequence[int],
+    *,
+    max_new_tokens: int,
+    min_new_tokens: int,
+    eos_id: int,
+    suppress: Sequence[int] = (),
+    begin_suppress: Sequence[int] = (),
+) -> list[DecodeResult]:
+    """Greedy-decode a batch that shares one decoder prefix.
+
+    features: (batch, n_mels, frames) log-mel, already in the model's dtype and device.
+    prefix:   decoder prompt ids (e.g. <|startoftranscript|><|notimestamps|>).
+    """
+    from transformers.modeling_outputs import BaseModelOutput
+
+    device = features.device
+    batch = features.shape[0]
+    encoded = BaseModelOutput(last_hidden_state=model.get_encoder()(features).last_hidden_state)
+    vocab = model.config.vocab_size
+    always = logit_bias(vocab, suppress, device)
+    first = always + logit_bias(vocab, begin_suppress, device)
+    no_eos = logit_bias(vocab, [eos_id], device)
+
+    ids = torch.tensor([list(prefix)] * batch, dtype=torch.long, device=device)
+    out = model(encoder_outputs=encoded, decoder_input_ids=ids, use_cache=True)
+    done = torch.zeros(batch, dtype=torch.bool, device=device)
+    steps: list[torch.Tensor] = []
+    for step in range(max_new_tokens):
+        logits = out.logits[:, -1].float() + (first if step == 0 else always)
+        if step < min_new_tokens:
+            logits = logits + no_eos
+        token = torch.where(done, torch.full_like(done, eos_id, dtype=torch.long), logits.argmax(-1))
+        steps.append(token)
+        done = done | (token == eos_id)
+        if bool(done.all()) or step + 1 == max_new_tokens:
+            break
+        out = model(
+            encoder_outputs=encoded,
+            decoder_input_ids=token[:, None],
+            past_key_values=out.past_key_values,
+            use_cache=True,
+        )
+    generated = torch.stack(steps, dim=1).tolist() if steps else [[] for _ in range(batch)]
+    results = []
+    for row in generated:
+        cut = row.index(eos_id) if eos_id in row else len(row)
+        results.append(DecodeResult(row[:cut], reached_max=eos_id not in row))
+    return results
