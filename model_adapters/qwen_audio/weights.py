@@ -1,0 +1,172 @@
+"""Checkpoint loading: build the model on the ``meta`` device, then materialise it tensor by tensor.
+
+Supported layouts of a checkpoint directory (original key names, e.g. ``transformer.h.0.ln_1.weight``):
+    model.safetensors                                   single file
+    model.safetensors.index.json + shards               sharded (HF ``weight_map``)
+    pytorch_model.bin[.index.json] + shards             pickle; refused unless allow_pickle=True
+
+Each tensor is read on its own (safetensors ``safe_open``), converted straight to the target
+dtype on the target device and assigned into the skeleton, so peak memory is the model in the
+target dtype plus one tensor: never a float32 copy of the whole model.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Callable, Iterator
+
+import torch
+from torch import nn
+
+from qa_eval.errors import AdapterError
+
+from .config import QwenAudioConfig
+from .model import QwenAudioModel
+
+# Keys some exports carry that the reference ignores on load (non-persistent buffers).
+_IGNORED_KEYS = re.compile(r"(^|\.)(rotary_emb\.inv_freq|attn\.masked_bias|attn\.bias)$")
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def resolve_dtype(dtype: str | torch.dtype) -> torch.dtype:
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype not in DTYPES:
+        raise AdapterError(f"unsupported dtype {dtype!r}; expected one of {sorted(DTYPES)}")
+    return DTYPES[dtype]
+
+
+def build_meta_model(config: QwenAudioConfig) -> QwenAudioModel:
+    """The model skeleton with every parameter/buffer on the meta device (no memory)."""
+    with torch.device("meta"):
+        model = QwenAudioModel(config)
+    return model.eval().requires_grad_(False)
+
+
+def expected_tensors(model: nn.Module) -> dict[str, torch.Size]:
+    """Checkpoint key -> shape for every parameter and persistent buffer of `model`."""
+    return {k: v.shape for k, v in model.state_dict(keep_vars=True).items()}
+
+
+def assign_tensor(model: nn.Module, name: str, value: torch.Tensor) -> None:
+    """Replace parameter/buffer `name` of `model` by `value` (no copy; params get requires_grad False)."""
+    owner_name, _, leaf = name.rpartition(".")
+    owner = model.get_submodule(owner_name) if owner_name else model
+    if leaf in owner._parameters:
+        owner._parameters[leaf] = nn.Parameter(value, requires_grad=False)
+    elif leaf in owner._buffers:
+        owner._buffers[leaf] = value
+    else:  # pragma: no cover - guarded by expected_tensors
+        raise AdapterError(f"{name}: no such parameter or buffer in the model")
+
+
+def checkpoint_files(checkpoint_dir: str | Path, allow_pickle: bool = False) -> tuple[str, list[Path]]:
+    """(format, files) of a checkpoint dir; format is "safetensors" or "pickle"."""
+    d = Path(checkpoint_dir)
+    if not d.is_dir():
+        raise AdapterError(f"{d}: checkpoint directory not found")
+    for fmt, single, index in (
+        ("safetensors", "model.safetensors", "model.safetensors.index.json"),
+        ("pickle", "pytorch_model.bin", "pytorch_model.bin.index.json"),
+    ):
+        files: list[Path] = []
+        if (d / index).is_file():
+            try:
+                weight_map = json.loads((d / index).read_text(encoding="utf-8"))["weight_map"]
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                raise AdapterError(f"{d / index}: not a valid shard index ({exc})") from None
+            files = [d / f for f in sorted(set(weight_map.values()))]
+        elif (d / single).is_file():
+            files = [d / single]
+        else:
+            continue
+        missing = [str(f) for f in files if not f.is_file()]
+        if missing:
+            raise AdapterError(f"{d}: shard file(s) listed in the index are missing: {missing}")
+        if fmt == "pickle" and not allow_pickle:
+            raise AdapterError(
+                f"{d}: only a pickle checkpoint ({files[0].name}) was found; pickle files can run code on load. "
+                "Convert it to safetensors, or pass allow_pickle=True if you trust it."
+            )
+        return fmt, files
+    raise AdapterError(f"{d}: no model.safetensors, model.safetensors.index.json or pytorch_model.bin found")
+
+
+def iter_checkpoint(
+    checkpoint_dir: str | Path, device: torch.device | str = "cpu", allow_pickle: bool = False
+) -> Iterator[tuple[str, Callable[[], torch.Tensor]]]:
+    """Yield (key, load) per stored tensor, shard by shard; load() reads that one tensor."""
+    fmt, files = checkpoint_files(checkpoint_dir, allow_pickle)
+    if fmt == "safetensors":
+        from safetensors import safe_open
+
+        dev = str(device)
+        for path in files:
+            try:
+                handle = safe_open(str(path), framework="pt", device=dev)
+            except Exception as exc:
+                raise AdapterError(f"{path}: cannot open safetensors file ({exc})") from None
+            with handle as f:
+                for key in f.keys():
+                    yield key, (lambda f=f, key=key: f.get_tensor(key))
+    else:
+        for path in files:
+            state = torch.load(str(path), map_location="cpu", mmap=True, weights_only=True)
+            for key in list(state):
+                yield key, (lambda state=state, key=key: state.pop(key))
+            del state
+
+
+def load_model(
+    checkpoint_dir: str | Path,
+    device: torch.device | str = "cpu",
+    dtype: str | torch.dtype = "float32",
+    config: QwenAudioConfig | None = None,
+    allow_pickle: bool = False,
+) -> QwenAudioModel:
+    """Build the model from `checkpoint_dir` in `dtype` on `device`, one tensor at a time.
+
+    Raises AdapterError naming the tensor for an unexpected key, a shape mismatch or a
+    tensor missing from the checkpoint."""
+    dtype = resolve_dtype(dtype)
+    device = torch.device(device)
+    config = config or QwenAudioConfig.from_file(Path(checkpoint_dir) / "config.json")
+    model = build_meta_model(config)
+    expected = expected_tensors(model)
+    seen: set[str] = set()
+    for key, load in iter_checkpoint(checkpoint_dir, device, allow_pickle):
+        if key not in expected:
+            if _IGNORED_KEYS.search(key):
+                continue
+            raise AdapterError(f"{checkpoint_dir}: unexpected tensor '{key}' in the checkpoint")
+        tensor = load()
+        if tensor.shape != expected[key]:
+            raise AdapterError(
+                f"{checkpoint_dir}: tensor '{key}' has shape {tuple(tensor.shape)}, expected {tuple(expected[key])}"
+            )
+        if not tensor.is_floating_point():
+            raise AdapterError(f"{checkpoint_dir}: tensor '{key}' has non-float dtype {tensor.dtype}")
+        assign_tensor(model, key, tensor.to(device=device, dtype=dtype))
+        del tensor
+        seen.add(key)
+    missing = sorted(set(expected) - seen)
+    if missing:
+        more = f" (+{len(missing) - 5} more)" if len(missing) > 5 else ""
+        raise AdapterError(f"{checkpoint_dir}: tensor(s) missing from the checkpoint: {missing[:5]}{more}")
+    return model
+
+
+def materialize_random(
+    model: QwenAudioModel, device: torch.device | str, dtype: str | torch.dtype, seed: int = 0
+) -> QwenAudioModel:
+    """Fill a meta skeleton with random weights directly in `dtype` on `device`, one tensor at a time."""
+    from .random_checkpoint import random_tensor
+
+    dtype = resolve_dtype(dtype)
+    gen = torch.Generator(device=torch.device(device).type).manual_seed(seed)
+    for key, shape in sorted(expected_tensors(model).items()):
+        assign_tensor(model, key, random_tensor(key, tuple(shape), model.config, dtype, device, gen))
+    return model

@@ -1,0 +1,111 @@
+"""Checkpoint loading: key mapping, dtype/device, sharding, and the errors that name tensors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+
+from model_adapters.qwen_audio.config import QwenAudioConfig
+from model_adapters.qwen_audio.random_checkpoint import tiny_config_dict, write_random_checkpoint
+from model_adapters.qwen_audio.weights import build_meta_model, expected_tensors, load_model
+from qa_eval.errors import AdapterError, ConfigError
+
+from .conftest import FIXTURE
+
+
+def test_fixture_keys_equal_model_keys():
+    model = build_meta_model(QwenAudioConfig.from_file(FIXTURE))
+    with safe_open(str(FIXTURE / "model.safetensors"), "pt") as f:
+        stored = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    assert stored == {k: tuple(v) for k, v in expected_tensors(model).items()}
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_load_fixture_dtype_exact(dtype):
+    model = load_model(FIXTURE, "cpu", dtype)
+    stored = load_file(str(FIXTURE / "model.safetensors"))
+    for k, v in model.state_dict().items():
+        assert v.dtype == dtype and v.device.type == "cpu", k
+        assert not v.is_meta
+        assert torch.equal(v, stored[k].to(dtype)), k  # fp16 -> target dtype, value-exact
+    assert not any(p.requires_grad for p in model.parameters())
+
+
+@pytest.fixture()
+def ckpt(tmp_path):
+    d = tmp_path / "ckpt"
+    shutil.copytree(FIXTURE, d, ignore=shutil.ignore_patterns("tensors", "audio", "*.jsonl"))
+    return d
+
+
+def _rewrite(d, edit):
+    tensors = load_file(str(d / "model.safetensors"))
+    edit(tensors)
+    save_file(tensors, str(d / "model.safetensors"), metadata={"format": "pt"})
+
+
+def test_missing_tensor_named(ckpt):
+    _rewrite(ckpt, lambda t: t.pop("transformer.h.1.mlp.w2.weight"))
+    with pytest.raises(AdapterError, match=r"missing.*transformer\.h\.1\.mlp\.w2\.weight"):
+        load_model(ckpt)
+
+
+def test_shape_mismatch_named(ckpt):
+    _rewrite(ckpt, lambda t: t.__setitem__("transformer.ln_f.weight", torch.ones(33, dtype=torch.float16)))
+    with pytest.raises(AdapterError, match=r"transformer\.ln_f\.weight.*\(33,\)"):
+        load_model(ckpt)
+
+
+def test_unexpected_key_named_and_ignorable_keys(ckpt):
+    _rewrite(ckpt, lambda t: t.__setitem__("transformer.h.0.attn.rotary_emb.inv_freq", torch.ones(4)))
+    load_model(ckpt)  # non-persistent buffers some exports carry are ignored
+    _rewrite(ckpt, lambda t: t.__setitem__("transformer.foo.weight", torch.ones(2)))
+    with pytest.raises(AdapterError, match=r"unexpected tensor 'transformer\.foo\.weight'"):
+        load_model(ckpt)
+
+
+def test_pickle_refused_unless_opted_in(ckpt):
+    tensors = load_file(str(ckpt / "model.safetensors"))
+    (ckpt / "model.safetensors").unlink()
+    torch.save(tensors, ckpt / "pytorch_model.bin")
+    with pytest.raises(AdapterError, match="pickle"):
+        load_model(ckpt)
+    model = load_model(ckpt, allow_pickle=True)
+    assert torch.equal(model.lm_head.weight, tensors["lm_head.weight"].float())
+
+
+def test_sharded_checkpoint_equals_single(tmp_path):
+    cfg = tiny_config_dict(hidden=16, heads=2, enc_state=16, enc_heads=2)
+    single = write_random_checkpoint(tmp_path / "one", cfg, FIXTURE, seed=3, dtype="float16")
+    sharded = write_random_checkpoint(tmp_path / "many", cfg, FIXTURE, seed=3, dtype="float16", max_shard_bytes=2 << 20)
+    index = json.loads((sharded / "model.safetensors.index.json").read_text())
+    assert len(set(index["weight_map"].values())) > 1
+    assert not (sharded / "model.safetensors").exists()
+    a, b = load_model(single, dtype="float32"), load_model(sharded, dtype="float32")
+    for k, v in a.state_dict().items():
+        assert torch.equal(v, b.state_dict()[k]), k
+    (sharded / index["weight_map"]["lm_head.weight"]).unlink()
+    with pytest.raises(AdapterError, match="missing"):
+        load_model(sharded)
+
+
+def test_config_errors(tmp_path):
+    good = json.loads((FIXTURE / "config.json").read_text())
+    for bad, msg in [
+        ({**good, "kv_channels": 7}, "kv_channels"),
+        ({**good, "audio": {**good["audio"], "output_dim": 16}}, "output_dim"),
+        ({**good, "hidden_size": "32"}, "hidden_size"),
+        ({k: v for k, v in good.items() if k != "audio"}, "audio"),
+        ({**good, "tie_word_embeddings": True}, "tie_word_embeddings"),
+    ]:
+        with pytest.raises(ConfigError, match=msg):
+            QwenAudioConfig.from_dict(bad)
+    with pytest.raises(ConfigError, match="not found"):
+        QwenAudioConfig.from_file(tmp_path)
+    cfg = QwenAudioConfig.from_file(FIXTURE)
+    assert (cfg.head_dim, cfg.rotary_dim, cfg.mlp_width, cfg.audio.audio_end_id) == (8, 8, 64, 155164)
