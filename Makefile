@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-all bench-cpu clean-venv
+.PHONY: venv demo test test-all clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -11,6 +11,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q torch==2.13.0   # CPU build; see README for GPU installs
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
+
+venv: $(STAMP)  ## create or update the virtual environment only
 
 demo: $(STAMP)  ## real evaluation of the embedded Whisper tiny.en on librispeech-sample (CPU)
 	$(VENV)/bin/qa-eval run --task librispeech-sample --model whisper-tiny.en --device cpu

@@ -227,10 +227,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from model_adapters.qwen_audio.raw_generate import generate_file
 
     device = resolve_device(args.device)
-    n = generate_file(args.checkpoint, args.prompts, args.out, args.max_new_tokens, args.min_new_tokens,
-                      args.batch_size, device, resolve_dtype(args.dtype, device))
-    print(f"wrote {n} lines to {args.out}", file=sys.stderr)
-    return 0
+    n_failed = generate_file(args.checkpoint, args.prompts, args.out, args.max_new_tokens, args.min_new_tokens,
+                             args.batch_size, device, resolve_dtype(args.dtype, device))
+    print(f"wrote {args.out}" + (f"; {n_failed} case(s) failed (see their 'error')" if n_failed else ""),
+          file=sys.stderr)
+    return 1 if n_failed else 0
 
 
 def cmd_data(args: argparse.Namespace) -> int:

@@ -18,9 +18,7 @@ from qa_eval.errors import AdapterError, ConfigError
 from qa_eval.intent import PromptIntent
 from qa_eval.records import Sample
 
-FIXTURE = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "qwen_audio_tiny" / "cases.jsonl"
-if not FIXTURE.is_file():
-    FIXTURE = Path("/work/shared/fixtures/qwen_audio_tiny/cases.jsonl")
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "qwen_audio_tiny" / "cases.jsonl"
 
 OFFICIAL = {  # task -> (sample, template filled as its script does)
     "librispeech": (Sample("x", "librispeech_dev_other", ("p.flac",), "t"),

@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 SOURCE = "librispeech_sample"
 REAL_ID = "1272-128104-0000"
 REAL_GT = "MISTER QUILTER IS THE APOSTLE OF THE MIDDLE CLASSES AND WE ARE GLAD TO WELCOME HIS GOSPEL"
-DEFAULT_REAL = Path("/work/shared/data/real") / f"{REAL_ID}.flac"
+DEFAULT_REAL = Path(__file__).resolve().parents[3] / "tests" / "data" / f"{REAL_ID}.flac"
 
 # (voice, words per minute, pitch 0-99): cycled over the sentences.
 VOICES = (

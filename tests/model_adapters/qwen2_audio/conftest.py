@@ -10,7 +10,7 @@ import pytest
 from qa_eval.adapter import ModelOptions
 from qa_eval.audio import load_audio
 
-REAL = Path("/work/shared/data/real/1272-128104-0000.flac")
+REAL = Path(__file__).resolve().parents[2] / "data" / "1272-128104-0000.flac"
 SAMPLE_DIR = Path(__file__).resolve().parents[3] / "tasks" / "data" / "librispeech_sample"
 
 

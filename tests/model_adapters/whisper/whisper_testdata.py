@@ -9,7 +9,7 @@ import numpy as np
 from qa_eval.adapter import AudioInput
 from qa_eval.records import GenerationConfig, Sample
 
-REAL = Path("/work/shared/data/real/1272-128104-0000.flac")
+REAL = Path(__file__).resolve().parents[2] / "data" / "1272-128104-0000.flac"
 SAMPLE_DIR = Path(__file__).resolve().parents[3] / "tasks" / "data" / "librispeech_sample"
 EN_PROMPT = "<|startoftranscript|><|notimestamps|>"
 CONFIG = GenerationConfig(max_new_tokens=48)
