@@ -26,7 +26,20 @@ class ModelOptions:
     device: str  # "cpu", "cuda", "cuda:1", ...
     dtype: str  # "float32", "bfloat16" or "float16"
     revision: str | None = None
-    trust_remote_code: bool = False
+    trust_remote_code: bool = False  # let a hub checkpoint run its own Python code (explicit opt-in)
+    allow_pickle: bool = False  # accept pickle (.bin) weights; safetensors only by default
+
+    def hf_load_kwargs(self, checkpoint: str) -> dict[str, Any]:
+        """Keyword arguments for transformers' from_pretrained that enforce these options:
+        no remote code and safetensors only unless opted in, no hub lookup for local folders."""
+        from pathlib import Path
+
+        return {
+            "revision": self.revision,
+            "local_files_only": Path(checkpoint).is_dir(),
+            "trust_remote_code": self.trust_remote_code,
+            "use_safetensors": None if self.allow_pickle else True,
+        }
 
 
 @dataclass(frozen=True, slots=True)

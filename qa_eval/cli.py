@@ -47,6 +47,8 @@ def _add_model_flags(p: argparse.ArgumentParser) -> None:
                    "(auto: bfloat16 on CUDA, float32 on CPU)")
     p.add_argument("--trust-remote-code", action="store_true",
                    help="allow a hub checkpoint's own Python code to run (off by default)")
+    p.add_argument("--allow-pickle", action="store_true",
+                   help="accept pickle (.bin) weights; only safetensors are read by default")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -141,7 +143,7 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
     device = resolve_device(args.device)
     options = ModelOptions(args.checkpoint, device, resolve_dtype(args.dtype, device), args.revision,
-                           args.trust_remote_code)
+                           args.trust_remote_code, args.allow_pickle)
     req = RunRequest(
         task=args.task, model=args.model, options=options, batch_size=args.batch_size,
         max_new_tokens=args.max_new_tokens, min_new_tokens=args.min_new_tokens,

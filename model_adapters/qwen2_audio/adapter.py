@@ -57,9 +57,10 @@ class Qwen2AudioAdapter(ModelAdapter):
         from transformers import Qwen2AudioForConditionalGeneration, Qwen2AudioProcessor
 
         ckpt = self.checkpoint()
-        kwargs: dict[str, Any] = {"revision": self.options.revision, "local_files_only": Path(ckpt).is_dir()}
+        kwargs = self.options.hf_load_kwargs(ckpt)
         try:
-            self._processor = Qwen2AudioProcessor.from_pretrained(ckpt, **kwargs)
+            processor_kwargs = {k: v for k, v in kwargs.items() if k != "use_safetensors"}
+            self._processor = Qwen2AudioProcessor.from_pretrained(ckpt, **processor_kwargs)
             model = Qwen2AudioForConditionalGeneration.from_pretrained(
                 ckpt, dtype=getattr(torch, self.options.dtype), **kwargs
             )

@@ -57,9 +57,8 @@ class QwenAudioAdapter(ModelAdapter):
     family: ClassVar[str] = "qwen-audio"
     default_checkpoint: ClassVar[str] = "Qwen/Qwen-Audio"
 
-    def __init__(self, options: ModelOptions, allow_pickle: bool = False) -> None:
+    def __init__(self, options: ModelOptions) -> None:
         super().__init__(options)
-        self.allow_pickle = allow_pickle
         self.pipeline: QwenAudioPipeline | None = None
         self.checkpoint_dir: Path | None = None
         self._revision: str | None = None
@@ -78,7 +77,7 @@ class QwenAudioAdapter(ModelAdapter):
     def load(self) -> None:
         self.checkpoint_dir = self._resolve_checkpoint()
         self.pipeline = QwenAudioPipeline.from_checkpoint(
-            self.checkpoint_dir, self.options.device, self.options.dtype, allow_pickle=self.allow_pickle
+            self.checkpoint_dir, self.options.device, self.options.dtype, allow_pickle=self.options.allow_pickle
         )
         self._revision = self.options.revision or checkpoint_revision(self.checkpoint_dir)
 

@@ -72,10 +72,10 @@ class WhisperAdapter(ModelAdapter):
         from transformers import WhisperForConditionalGeneration, WhisperProcessor
 
         ckpt = self.checkpoint()
-        local = Path(ckpt).is_dir()
-        kwargs: dict[str, Any] = {"revision": self.options.revision, "local_files_only": local}
+        kwargs = self.options.hf_load_kwargs(ckpt)
         try:
-            self._processor = WhisperProcessor.from_pretrained(ckpt, **kwargs)
+            processor_kwargs = {k: v for k, v in kwargs.items() if k != "use_safetensors"}
+            self._processor = WhisperProcessor.from_pretrained(ckpt, **processor_kwargs)
             model = WhisperForConditionalGeneration.from_pretrained(
                 ckpt, dtype=getattr(torch, self.options.dtype), **kwargs
             )
