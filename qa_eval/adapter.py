@@ -8,8 +8,11 @@ adapter class, and `qa-eval models` shows its `description`.
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
 import numpy as np
@@ -32,8 +35,6 @@ class ModelOptions:
     def hf_load_kwargs(self, checkpoint: str) -> dict[str, Any]:
         """Keyword arguments for transformers' from_pretrained that enforce these options:
         no remote code and safetensors only unless opted in, no hub lookup for local folders."""
-        from pathlib import Path
-
         return {
             "revision": self.revision,
             "local_files_only": Path(checkpoint).is_dir(),
@@ -88,3 +89,25 @@ class ModelAdapter(ABC):
             "dtype": self.options.dtype,
             "device": self.options.device,
         }
+
+
+def weights_hash(checkpoint: str) -> str | None:
+    """sha256 over a local checkpoint's weight files, the revision of a local model
+    (None for hub ids, whose revision is the hub's commit)."""
+    root = Path(checkpoint)
+    if not root.is_dir():
+        return None
+    files = sorted(p for p in root.iterdir() if p.suffix in (".safetensors", ".bin"))
+    return _hash_files(tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files))
+
+
+@lru_cache(maxsize=8)
+def _hash_files(files: tuple[tuple[str, int, int], ...]) -> str:
+    """(size, mtime) are in the key so that a changed file is hashed again."""
+    digest = hashlib.sha256()
+    for path, _size, _mtime in files:
+        digest.update(Path(path).name.encode())
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    return "sha256:" + digest.hexdigest()

@@ -9,16 +9,14 @@ the sample is marked with info `truncated_audio`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from qa_eval.adapter import AudioInput, ModelAdapter, ModelOptions
+from qa_eval.adapter import AudioInput, ModelAdapter, ModelOptions, weights_hash
 from qa_eval.errors import AdapterError, ConfigError
 from qa_eval.intent import PromptIntent
 from qa_eval.records import Generation, GenerationConfig
@@ -107,7 +105,7 @@ class WhisperAdapter(ModelAdapter):
         ckpt = self.checkpoint()
         return {
             "model_id": ckpt,
-            "revision": self.options.revision or _weights_hash(ckpt),
+            "revision": self.options.revision or weights_hash(ckpt),
             "dtype": self.options.dtype,
             "device": self.options.device,
         }
@@ -241,23 +239,3 @@ def _read_json(checkpoint: str, name: str, revision: str | None) -> dict[str, An
     if not path.is_file():
         raise AdapterError(f"whisper: {path} not found")
     return json.loads(path.read_text())
-
-
-def _weights_hash(checkpoint: str) -> str | None:
-    """sha256 over a local checkpoint's weight files (None for hub ids: use options.revision)."""
-    root = Path(checkpoint)
-    if not root.is_dir():
-        return None
-    files = sorted(p for p in root.iterdir() if p.suffix in (".safetensors", ".bin"))
-    return _hash_files(tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files))
-
-
-@lru_cache(maxsize=8)
-def _hash_files(files: tuple[tuple[str, int, int], ...]) -> str:
-    digest = hashlib.sha256()
-    for path, _size, _mtime in files:
-        digest.update(Path(path).name.encode())
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
-    return "sha256:" + digest.hexdigest()
