@@ -51,6 +51,28 @@ def _add_model_flags(p: argparse.ArgumentParser) -> None:
                    help="accept pickle (.bin) weights; only safetensors are read by default")
 
 
+def _add_scorer_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--scorer", help="score with this scorer instead of the task's (e.g. wer-normalized)")
+    p.add_argument("--scorer-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="scorer option, e.g. first_segment=keep (srwt), label_normalization=lower-strip, "
+                        "spice_dir=/jars (repeatable; VALUE is JSON or a plain string)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap intervals (default 0)")
+
+
+def parse_options(items: Sequence[str]) -> dict[str, object]:
+    """KEY=VALUE pairs; VALUE parsed as JSON when it is JSON, else kept as a string."""
+    out: dict[str, object] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"expected KEY=VALUE, got {item!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="qa-eval",
@@ -81,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-failed", type=float, default=0.05,
                    help="fail (exit 3) when more than this fraction of samples failed (default 0.05)")
     p.add_argument("--retry-failed", action="store_true", help="on resume, run failed samples again")
-    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap intervals")
+    _add_scorer_flags(p)
     p.add_argument("--no-leaderboard", action="store_true", help="do not rewrite the leaderboard files")
     p.add_argument("--launcher", choices=["none", "torchrun"], default="none",
                    help="torchrun: start --nproc-per-node processes (torch.distributed; same predictions "
@@ -94,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--predictions", required=True, help="predictions.jsonl")
     p.add_argument("--out", help="write metrics.json here")
     p.add_argument("--model", default="unknown", help="model name to record")
-    p.add_argument("--seed", type=int, default=0)
+    _add_scorer_flags(p)
     p.add_argument("--json", action="store_true", help="print the metrics object as JSON")
 
     sub.add_parser("tasks", help="list installed tasks")
@@ -151,6 +173,7 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         hf_split=args.hf_split, limit=args.limit, out_dir=args.out, results_dir=args.results,
         num_workers=args.num_workers, max_audio_s=args.max_audio_s,
         max_failed_fraction=args.max_failed, retry_failed=args.retry_failed, seed=args.seed,
+        scorer=args.scorer, scorer_options=parse_options(args.scorer_option),
     )
     log = (lambda *a: print(*a, file=sys.stderr))
     main_rank = os.environ.get("RANK", "0") == "0"
@@ -184,8 +207,9 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     task = registry.load("task", args.task)
     preds = read_predictions(Path(args.predictions))
-    per_source, scorer = score_predictions(task, preds, seed=args.seed)
-    doc = metrics_document(task, args.model, per_source, scorer, {"predictions": args.predictions})
+    scored = score_predictions(task, preds, args.seed, scorer_name=args.scorer,
+                               options=parse_options(args.scorer_option))
+    doc = metrics_document(task, args.model, scored, {"predictions": args.predictions})
     if args.out:
         write_json_atomic(Path(args.out), doc)
     if args.json:

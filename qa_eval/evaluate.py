@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from qa_eval import manifest as manifest_io
 from qa_eval import registry
@@ -63,6 +63,8 @@ class RunRequest:
     max_failed_fraction: float = 0.05
     retry_failed: bool = False
     seed: int = 0
+    scorer: str | None = None  # None: the task's
+    scorer_options: Mapping[str, Any] = field(default_factory=dict)
 
 
 def load_samples(task: TaskSpec, req: RunRequest, cache_dir: Path) -> tuple[list[Sample], str]:
@@ -126,7 +128,7 @@ def evaluate(req: RunRequest, log: Any = print) -> tuple[dict[str, Any] | None, 
         finalize(out_dir, predictions)
     finally:
         world.close()
-    per_source, scorer = score_predictions(task, predictions, seed=req.seed)
+    scored = score_predictions(task, predictions, req.seed, scorer_name=req.scorer, options=req.scorer_options)
     meta = {
         **adapter.describe(),
         "batch_size": req.batch_size,
@@ -144,9 +146,9 @@ def evaluate(req: RunRequest, log: Any = print) -> tuple[dict[str, Any] | None, 
     if ran:
         meta["timing"] = Timing.combine(ran)
         meta["n_truncated_audio"] = sum(t.n_truncated_audio for t in ran)
-    doc = metrics_document(task, req.model, per_source, scorer, meta)
+    doc = metrics_document(task, req.model, scored, meta)
     write_json_atomic(out_dir / METRICS, doc)
-    frac = failed_fraction(per_source)
+    frac = failed_fraction(scored.per_source)
     if frac > req.max_failed_fraction:
         raise RunFailedError(
             f"{frac:.1%} of samples failed (threshold {req.max_failed_fraction:.1%}); see the "

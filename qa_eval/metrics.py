@@ -6,11 +6,12 @@ No torch and no model here: `qa-eval score` runs on any machine.
 from __future__ import annotations
 
 import platform
+from dataclasses import dataclass
 import subprocess
 import sys
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from qa_eval import __version__, registry
 from qa_eval.errors import ScorerError
@@ -20,14 +21,26 @@ from qa_eval.task import TaskSpec
 DEFAULT_MAX_FAILED_FRACTION = 0.05
 
 
+@dataclass(frozen=True)
+class Scored:
+    """The result of scoring: metrics per source, and which scorer with which options made them."""
+
+    per_source: dict[str, SourceMetrics]
+    scorer: Any
+    options: Mapping[str, Any]
+
+
 def score_predictions(
-    task: TaskSpec, predictions: Sequence[Prediction], seed: int = 0, bootstrap: bool = True
-) -> tuple[dict[str, SourceMetrics], Any]:
-    """Per-source metrics with the task's scorer; returns (per_source, scorer)."""
-    scorer = registry.load("scorer", task.scorer)
+    task: TaskSpec, predictions: Sequence[Prediction], seed: int = 0, bootstrap: bool = True,
+    scorer_name: str | None = None, options: Mapping[str, Any] | None = None,
+) -> Scored:
+    """Per-source metrics with the task's scorer (or `scorer_name`), the task's scorer options
+    updated by `options`."""
+    scorer = registry.load("scorer", scorer_name or task.scorer)
+    used = {**dict(task.scorer_options), **dict(options or {})}
     _check_references(task, predictions)
-    per_source = scorer.score(predictions, seed=seed, bootstrap=bootstrap, **dict(task.scorer_options))
-    return per_source, scorer
+    per_source = scorer.score(predictions, seed=seed, bootstrap=bootstrap, **used)
+    return Scored(per_source, scorer, used)
 
 
 def _check_references(task: TaskSpec, predictions: Sequence[Prediction]) -> None:
@@ -41,15 +54,14 @@ def _check_references(task: TaskSpec, predictions: Sequence[Prediction]) -> None
         )
 
 
-def metrics_document(
-    task: TaskSpec, model: str, per_source: dict[str, SourceMetrics], scorer: Any, meta: dict[str, Any]
-) -> dict[str, Any]:
+def metrics_document(task: TaskSpec, model: str, scored: Scored, meta: dict[str, Any]) -> dict[str, Any]:
     """The metrics.json object."""
     return {
         "task": task.name,
         "model": model,
-        "scorer": {"name": scorer.name, "version": scorer.version, **scorer.info()},
-        "per_source": {src: m.to_dict() for src, m in per_source.items()},
+        "scorer": {"name": scored.scorer.name, "version": scored.scorer.version,
+                   "options": dict(scored.options), **scored.scorer.info()},
+        "per_source": {src: m.to_dict() for src, m in scored.per_source.items()},
         "meta": {
             "task_version": task.version,
             "qa_eval_version": __version__,

@@ -90,6 +90,6 @@ def print_table(docs: Iterable[Mapping[str, Any]]) -> None:
             print("  ".join("-" * w for w in widths))
     for doc in docs:
         for source, entry in doc["per_source"].items():
-            note = entry.get("details", {}).get("spice_error") if isinstance(entry.get("details"), dict) else None
-            if note:
-                print(f"warning: {doc['task']}/{source}: SPICE not computed: {note}")
+            details = entry.get("details") or {}
+            if "spice" in entry and entry["spice"] is None and details.get("spice_status"):
+                print(f"warning: {doc['task']}/{source}: SPICE and SPIDEr not computed: {details['spice_status']}")
