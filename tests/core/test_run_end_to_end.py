@@ -176,3 +176,17 @@ def test_distributed_gloo_matches_single_process(reference_run: Path, tmp_path: 
     m_dist = json.loads((out / "metrics.json").read_text())
     m_one = json.loads((reference_run / "metrics.json").read_text())
     assert m_dist["per_source"] == m_one["per_source"] and m_dist["meta"]["world_size"] == 3
+
+
+def test_hugging_face_dataset_folder_as_source(tmp_path: Path) -> None:
+    """A local `save_to_disk` dataset (audio stored as bytes) runs like a manifest."""
+    datasets = pytest.importorskip("datasets")
+    audio = {"bytes": (DATA / "1272-128104-0000.flac").read_bytes(), "path": "1272-128104-0000.flac"}
+    gt = "MISTER QUILTER IS THE APOSTLE OF THE MIDDLE CLASSES AND WE ARE GLAD TO WELCOME HIS GOSPEL"
+    ds = datasets.Dataset.from_dict({"audio": [audio], "text": [gt], "id": ["utt1"]})
+    datasets.DatasetDict({"test": ds.cast_column("audio", datasets.Audio(decode=False))}).save_to_disk(tmp_path / "hf")
+    run_cli("run", "--task", "librispeech-sample", "--model", "whisper-tiny.en", "--device", "cpu",
+            "--hf-dataset", str(tmp_path / "hf"), "--hf-split", "test", "--out", str(tmp_path / "run"),
+            "--results", str(tmp_path / "results"), "--no-leaderboard", cwd=tmp_path)
+    (pred,) = rows(tmp_path / "run" / "predictions.jsonl")
+    assert pred["id"] == "utt1" and pred["reference"] == gt and "quilter" in pred["prediction"].lower()
