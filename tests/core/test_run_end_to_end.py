@@ -190,3 +190,54 @@ def test_hugging_face_dataset_folder_as_source(tmp_path: Path) -> None:
             "--results", str(tmp_path / "results"), "--no-leaderboard", cwd=tmp_path)
     (pred,) = rows(tmp_path / "run" / "predictions.jsonl")
     assert pred["id"] == "utt1" and pred["reference"] == gt and "quilter" in pred["prediction"].lower()
+
+
+def test_a_dying_rank_fails_the_run_and_a_rerun_resumes_from_the_shards(reference_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "dist"
+    args = ["run", "--task", "librispeech-sample", "--model", "whisper-tiny.en", "--device", "cpu",
+            "--limit", "8", "--batch-size", "1", "--out", str(out), "--results", str(tmp_path),
+            "--no-leaderboard", "--num-workers", "0", "--launcher", "torchrun", "--nproc-per-node", "2"]
+    proc = subprocess.Popen([*QA_EVAL, *args], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    shard = out / "predictions.rank1.jsonl"
+    deadline = time.time() + 600
+    while not (shard.is_file() and shard.read_text().count("\n") >= 1):
+        assert time.time() < deadline and proc.poll() is None, "rank 1 never wrote a prediction"
+        time.sleep(0.05)
+    # Kill rank 1 (the worker whose environment says RANK=1) with SIGKILL.
+    victim = None
+    for pid in _descendants(proc.pid):
+        try:
+            env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"RANK=1" in env and b"LOCAL_RANK=1" in env:
+            victim = pid
+    assert victim is not None
+    os.kill(victim, signal.SIGKILL)
+    output, _ = proc.communicate(timeout=300)
+    assert proc.returncode != 0, output  # the run fails, loudly
+    assert "FAILED" in output or "failed" in output.lower()
+    kept = out / "predictions.rank1.jsonl"
+    assert kept.read_text().count("\n") >= 1  # finished work stays on disk
+    rerun = run_cli(*args, cwd=tmp_path)
+    assert "already done" in rerun.stderr
+    got, want = rows(out / "predictions.jsonl"), rows(reference_run / "predictions.jsonl")
+    assert [(r["id"], r["prediction"]) for r in got] == [(r["id"], r["prediction"]) for r in want]
+
+
+def _descendants(root: int) -> list[int]:
+    """All processes below `root` (read from /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out

@@ -87,3 +87,15 @@ def test_output_path_that_is_a_file(tmp_path: Path) -> None:
     (tmp_path / "f").write_text("x")
     with pytest.raises(ConfigError, match="not writable"):
         check_writable(tmp_path / "f" / "run")
+
+
+def test_full_disk_is_refused_before_the_run(tmp_path: Path, monkeypatch) -> None:
+    """A disk with less free space than the floor is refused up front (the floor is raised
+    above this disk's real free space, so the check runs against the real filesystem)."""
+    import shutil
+
+    import qa_eval.store as store
+
+    monkeypatch.setattr(store, "MIN_FREE_BYTES", shutil.disk_usage(tmp_path).free + 2**40)
+    with pytest.raises(ConfigError, match="MiB free"):
+        check_writable(tmp_path / "run")
