@@ -142,6 +142,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-new-tokens", type=int, default=1)
     p.add_argument("--batch-size", type=int, default=1)
 
+    p = sub.add_parser("bench", help="speed: qa-eval's engine vs transformers generate, random weights")
+    p.add_argument("--model", default="qwen-audio", help="(default: qwen-audio; the only one benchmarked)")
+    p.add_argument("--random-weights", action="store_true",
+                   help="random weights at --shape (the only mode: no checkpoint is read)")
+    p.add_argument("--shape", default="tiny", choices=["tiny", "small", "full"],
+                   help="tiny: toy; small: the CPU shape (8+8 layers, hidden 1024/320); full: real Qwen-Audio")
+    p.add_argument("--batch-size", type=int, default=16, help="(default: 16)")
+    p.add_argument("--new-tokens", type=int, default=32, help="forced new tokens per clip (default: 32)")
+    p.add_argument("--clips", type=int, default=32, help="number of synthetic clips (default: 32)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default: auto)")
+    p.add_argument("--dtype", default="auto", help="float32, bfloat16, float16 or auto")
+    p.add_argument("--modes", default="engine,hf-single,hf-batched",
+                   help="comma-separated subset of engine,hf-single,hf-batched")
+    p.add_argument("--ref-clips", type=int, default=2,
+                   help="clips whose engine ids are checked against the no-cache reference path (default: 2)")
+    p.add_argument("--out", help="write the result JSON here")
+
     p = sub.add_parser("data", help="data preparation")
     data_sub = p.add_subparsers(dest="data_command", required=True, metavar="ACTION")
     d = data_sub.add_parser("prepare", help="build a manifest from a dataset's public release layout")
@@ -260,6 +277,28 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 1 if n_failed else 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    if args.model != "qwen-audio":
+        raise ConfigError("qa-eval bench supports --model qwen-audio")
+    if not args.random_weights:
+        raise ConfigError("qa-eval bench needs --random-weights (benchmarks build random models at --shape)")
+    from qa_eval.bench import format_table, run_bench
+
+    device = resolve_device(args.device)
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    try:
+        doc = run_bench(args.shape, args.batch_size, args.new_tokens, args.clips, device,
+                        resolve_dtype(args.dtype, device), modes, args.out, ref_clips=args.ref_clips,
+                        log=lambda *a: print(*a, file=sys.stderr))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    print(format_table(doc))
+    if args.out:
+        print(f"\nwrote {args.out}")
+    ok = doc["reference_check"]["equal"] in (True, None)
+    return 0 if ok else 1
+
+
 def cmd_data(args: argparse.Namespace) -> int:
     from qa_eval.prepare import prepare
 
@@ -273,7 +312,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     commands = {
         "run": lambda a: cmd_run(a, argv), "score": cmd_score, "leaderboard": cmd_leaderboard, "compare": cmd_compare,
-        "generate": cmd_generate, "data": cmd_data,
+        "generate": cmd_generate, "data": cmd_data, "bench": cmd_bench,
         "tasks": lambda a: cmd_list("task"), "models": lambda a: cmd_list("model"),
     }
     try:

@@ -69,37 +69,58 @@ def build_tokenizer():
     return tokenizer
 
 
-def build_config(tokenizer):
+def shaped_config(
+    vocab_size: int,
+    hidden: int = 32,
+    layers: int = 2,
+    heads: int = 4,
+    kv_heads: int | None = 2,
+    intermediate: int = 64,
+    enc_d_model: int = 32,
+    enc_layers: int = 2,
+    enc_heads: int = 2,
+    enc_ffn: int | None = None,
+    num_mel_bins: int = 128,
+    eos_id: int = 0,
+    audio_token_id: int = 0,
+):
+    """A Qwen2AudioConfig at any shape (the real model's structure: Whisper-style encoder with
+    1500 positions + projector + Qwen2 decoder). kv_heads None = as many as heads (MHA);
+    enc_ffn None = 2 * enc_d_model (the tiny builder's ratio)."""
     from transformers import Qwen2AudioConfig
 
-    vocab_size = len(tokenizer)
     return Qwen2AudioConfig(
         audio_config={
             "model_type": "qwen2_audio_encoder",
-            "num_mel_bins": 128,
-            "encoder_layers": 2,
-            "encoder_attention_heads": 2,
-            "encoder_ffn_dim": 64,
-            "d_model": 32,
+            "num_mel_bins": num_mel_bins,
+            "encoder_layers": enc_layers,
+            "encoder_attention_heads": enc_heads,
+            "encoder_ffn_dim": enc_ffn if enc_ffn is not None else 2 * enc_d_model,
+            "d_model": enc_d_model,
             "max_source_positions": 1500,
         },
         text_config={
             "model_type": "qwen2",
             "vocab_size": vocab_size,
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 4,
-            "num_key_value_heads": 2,
+            "hidden_size": hidden,
+            "intermediate_size": intermediate,
+            "num_hidden_layers": layers,
+            "num_attention_heads": heads,
+            "num_key_value_heads": kv_heads if kv_heads is not None else heads,
             "max_position_embeddings": 2048,
             "rope_theta": 10000.0,
             "tie_word_embeddings": False,
-            "bos_token_id": tokenizer.convert_tokens_to_ids("<|endoftext|>"),
-            "eos_token_id": tokenizer.convert_tokens_to_ids("<|endoftext|>"),
-            "pad_token_id": tokenizer.convert_tokens_to_ids("<|endoftext|>"),
+            "bos_token_id": eos_id,
+            "eos_token_id": eos_id,
+            "pad_token_id": eos_id,
         },
-        audio_token_index=tokenizer.convert_tokens_to_ids("<|AUDIO|>"),
+        audio_token_index=audio_token_id,
     )
+
+
+def build_config(tokenizer):
+    eos = tokenizer.convert_tokens_to_ids("<|endoftext|>")
+    return shaped_config(len(tokenizer), eos_id=eos, audio_token_id=tokenizer.convert_tokens_to_ids("<|AUDIO|>"))
 
 
 def make_tiny_qwen2_audio(out_dir: str | Path) -> Path:

@@ -27,6 +27,22 @@ from .features import AudioLengths
 # ---------------------------------------------------------------------------------------------
 # shared pieces
 
+FEW_ROWS = 64  # at most this many input rows: CPU linears run as W @ x^T (see linear())
+
+
+def linear(mod: nn.Linear, x: torch.Tensor) -> torch.Tensor:
+    """``mod(x)``. On the CPU with few input rows (decode steps, the last-position lm_head) it is
+    computed as W @ x^T: MKL runs that layout about 2x faster than x @ W^T when W is large and x
+    has few rows (measured for the 155,947-row lm_head and the block linears at 16 rows). Same
+    math; only the float32 accumulation order may differ."""
+    rows = x.numel() // x.shape[-1]
+    if x.device.type != "cpu" or rows > FEW_ROWS or rows == 0:
+        return mod(x)
+    y = torch.mm(mod.weight, x.reshape(rows, x.shape[-1]).T)
+    if mod.bias is not None:
+        y += mod.bias[:, None]
+    return y.T.contiguous().view(*x.shape[:-1], -1)
+
 
 class RMSNorm(nn.Module):
     """x / rms(x) * weight, computed in float32, returned in x's dtype. weight [H]."""
@@ -216,7 +232,7 @@ class QwenAttention(nn.Module):
         written at slots `write_pos` [T]; attend_cache=True attends over the whole cache
         (S = S_max), else over this call's own T keys (S = T). Returns [B, T, H]."""
         b, t, h = x.shape
-        q, k, v = self.c_attn(x).split(h, dim=-1)
+        q, k, v = linear(self.c_attn, x).split(h, dim=-1)
         q = q.view(b, t, self.n_head, self.head_dim).transpose(1, 2)
         k = k.view(b, t, self.n_head, self.head_dim).transpose(1, 2)
         v = v.view(b, t, self.n_head, self.head_dim).transpose(1, 2)
@@ -231,7 +247,7 @@ class QwenAttention(nn.Module):
             if attend_cache:
                 k, v = k_cache, v_cache
         o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-        return self.c_proj(o.transpose(1, 2).reshape(b, t, h))
+        return linear(self.c_proj, o.transpose(1, 2).reshape(b, t, h))
 
 
 class QwenMLP(nn.Module):
@@ -245,7 +261,7 @@ class QwenMLP(nn.Module):
         self.c_proj = nn.Linear(cfg.mlp_width, cfg.hidden_size, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.c_proj(self.w1(x) * F.silu(self.w2(x)))
+        return linear(self.c_proj, linear(self.w1, x) * F.silu(linear(self.w2, x)))
 
 
 class QwenBlock(nn.Module):
@@ -334,7 +350,7 @@ class QwenAudioModel(nn.Module):
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """lm_head: [..., H] -> float32 [..., vocab] (matmul in the weight dtype)."""
-        return self.lm_head(hidden.to(self.lm_head.weight.dtype)).float()
+        return linear(self.lm_head, hidden.to(self.lm_head.weight.dtype)).float()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,65 @@
+"""`qa-eval bench` at the tiny shape: runs through the CLI, writes the JSON, engine ids == reference."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from qa_eval import cli
+from qa_eval.bench import clip_durations, engine_batches, shape_config
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _threads():
+    import torch
+
+    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+
+
+def test_bench_tiny_cli(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    rc = cli.main(["bench", "--model", "qwen-audio", "--random-weights", "--shape", "tiny", "--clips", "3",
+                   "--batch-size", "2", "--new-tokens", "4", "--device", "cpu", "--dtype", "float32",
+                   "--out", str(out)])
+    assert rc == 0
+    doc = json.loads(out.read_text())
+    assert set(doc["modes"]) == {"engine", "hf-single", "hf-batched"}
+    for r in doc["modes"].values():
+        assert r["n_tokens"] == 3 * 4  # exactly new_tokens per clip in every mode
+        for key in ("wall_s", "rtfx", "tokens_per_s", "peak_memory_bytes"):
+            assert r[key] > 0
+    assert all(v == [4] for v in doc["tokens_per_clip"].values())
+    assert doc["reference_check"]["equal"] is True and doc["reference_check"]["clips"] == 2
+    for key in ("flops", "decode_weight_bytes", "floor_s", "compute_floor_s", "bandwidth_floor_s"):
+        assert doc["floor"][key] > 0
+    assert doc["machine"]["matmul_flops_per_s"] > 0 and doc["machine"]["copy_bytes_per_s"] > 0
+    assert doc["speedup_engine_vs_best_hf"] > 0
+    assert doc["params"]["lm_head"] == 155947 * 64
+    printed = capsys.readouterr().out
+    assert "engine" in printed and "hf-batched" in printed and "floor" in printed
+
+
+def test_cli_refuses_without_random_weights(capsys):
+    assert cli.main(["bench", "--shape", "tiny"]) != 0
+    assert "--random-weights" in capsys.readouterr().err
+
+
+def test_clips_and_batches_are_deterministic():
+    d = clip_durations(200)
+    assert d == clip_durations(200)
+    assert all(1.3 <= x <= 35.0 for x in d)
+    assert 6.0 < sum(d) / len(d) < 9.0
+    batches = engine_batches(d, 16)
+    flat = [i for b in batches for i in b]
+    assert sorted(flat) == list(range(200)) and all(len(b) <= 16 for b in batches)
+    assert [d[i] for i in flat] == sorted(d, reverse=True)
+
+
+def test_small_shape_structure():
+    from model_adapters.qwen_audio.config import QwenAudioConfig
+    from qa_eval.bench import param_counts
+
+    counts = param_counts(QwenAudioConfig.from_dict(shape_config("small")))
+    assert counts["embedding"] == counts["lm_head"] == 155947 * 1024
+    assert 0.08 < counts["encoder_fraction_of_non_embedding"] < 0.12
