@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
+from qa_eval.errors import AdapterError
 from qa_eval.intent import PromptIntent
 from qa_eval.records import Generation, GenerationConfig, Sample
 
@@ -89,6 +90,23 @@ class ModelAdapter(ABC):
             "dtype": self.options.dtype,
             "device": self.options.device,
         }
+
+
+def load_transformers_model(model_cls: Any, processor_cls: Any, checkpoint: str, options: ModelOptions,
+                            family: str) -> tuple[Any, Any]:
+    """(model on options.device in options.dtype, eval mode; processor) through transformers'
+    from_pretrained with the options' safety settings; failures become AdapterError."""
+    import torch
+
+    kwargs = options.hf_load_kwargs(checkpoint)
+    try:
+        processor = processor_cls.from_pretrained(
+            checkpoint, **{k: v for k, v in kwargs.items() if k != "use_safetensors"}
+        )
+        model = model_cls.from_pretrained(checkpoint, dtype=getattr(torch, options.dtype), **kwargs)
+    except (OSError, ValueError) as exc:
+        raise AdapterError(f"{family}: cannot load checkpoint {checkpoint!r}: {exc}") from exc
+    return model.to(options.device).eval(), processor
 
 
 def weights_hash(checkpoint: str) -> str | None:

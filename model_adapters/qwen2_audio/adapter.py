@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from qa_eval.adapter import AudioInput, ModelAdapter, ModelOptions, weights_hash
+from qa_eval.adapter import AudioInput, ModelAdapter, ModelOptions, load_transformers_model, weights_hash
 from qa_eval.errors import AdapterError, ConfigError
 from qa_eval.intent import PromptIntent
 from qa_eval.records import Generation, GenerationConfig
@@ -50,21 +50,12 @@ class Qwen2AudioAdapter(ModelAdapter):
         return prompt.render_prompt(intent, n_audio)
 
     def load(self) -> None:
-        import torch
         from transformers import Qwen2AudioForConditionalGeneration, Qwen2AudioProcessor
 
-        ckpt = self.checkpoint()
-        kwargs = self.options.hf_load_kwargs(ckpt)
-        try:
-            processor_kwargs = {k: v for k, v in kwargs.items() if k != "use_safetensors"}
-            self._processor = Qwen2AudioProcessor.from_pretrained(ckpt, **processor_kwargs)
-            model = Qwen2AudioForConditionalGeneration.from_pretrained(
-                ckpt, dtype=getattr(torch, self.options.dtype), **kwargs
-            )
-        except (OSError, ValueError) as exc:
-            raise AdapterError(f"qwen2-audio: cannot load checkpoint {ckpt!r}: {exc}") from exc
+        self._model, self._processor = load_transformers_model(
+            Qwen2AudioForConditionalGeneration, Qwen2AudioProcessor, self.checkpoint(), self.options, "qwen2-audio"
+        )
         self._processor.tokenizer.padding_side = "left"
-        self._model = model.to(self.options.device).eval()
 
     def generate(self, batch: Sequence[AudioInput], config: GenerationConfig) -> list[Generation]:
         out = []

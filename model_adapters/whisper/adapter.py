@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from qa_eval.adapter import AudioInput, ModelAdapter, ModelOptions, weights_hash
+from qa_eval.adapter import AudioInput, ModelAdapter, ModelOptions, load_transformers_model, weights_hash
 from qa_eval.errors import AdapterError, ConfigError
 from qa_eval.intent import PromptIntent
 from qa_eval.records import Generation, GenerationConfig
@@ -66,20 +66,11 @@ class WhisperAdapter(ModelAdapter):
         return prompt.render_prompt(intent, n_audio, multilingual=self.is_multilingual())
 
     def load(self) -> None:
-        import torch
         from transformers import WhisperForConditionalGeneration, WhisperProcessor
 
-        ckpt = self.checkpoint()
-        kwargs = self.options.hf_load_kwargs(ckpt)
-        try:
-            processor_kwargs = {k: v for k, v in kwargs.items() if k != "use_safetensors"}
-            self._processor = WhisperProcessor.from_pretrained(ckpt, **processor_kwargs)
-            model = WhisperForConditionalGeneration.from_pretrained(
-                ckpt, dtype=getattr(torch, self.options.dtype), **kwargs
-            )
-        except (OSError, ValueError) as exc:
-            raise AdapterError(f"whisper: cannot load checkpoint {ckpt!r}: {exc}") from exc
-        self._model = model.to(self.options.device).eval()
+        self._model, self._processor = load_transformers_model(
+            WhisperForConditionalGeneration, WhisperProcessor, self.checkpoint(), self.options, "whisper"
+        )
 
     def generate(self, batch: Sequence[AudioInput], config: GenerationConfig) -> list[Generation]:
         tokenizer = self._processor.tokenizer if self._processor is not None else None
