@@ -17,9 +17,12 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from qa_eval.errors import AdapterError
+from qa_eval.errors import AdapterError, ConfigError
 from qa_eval.intent import PromptIntent
 from qa_eval.records import Generation, GenerationConfig, Sample
+
+
+DTYPES = ("float32", "bfloat16", "float16")  # what every adapter accepts
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +35,10 @@ class ModelOptions:
     revision: str | None = None
     trust_remote_code: bool = False  # let a hub checkpoint run its own Python code (explicit opt-in)
     allow_pickle: bool = False  # accept pickle (.bin) weights; safetensors only by default
+
+    def __post_init__(self) -> None:
+        if self.dtype not in DTYPES:
+            raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
 
     def hf_load_kwargs(self, checkpoint: str) -> dict[str, Any]:
         """Keyword arguments for transformers' from_pretrained that enforce these options:
