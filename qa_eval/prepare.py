@@ -10,7 +10,9 @@ manifest's folder when the audio lies below it, absolute otherwise.
 A RAW_DIR that is a local Hugging Face `datasets` folder (`save_to_disk` output) is accepted for
 every task that declares `hf_columns`; its audio is written once next to the manifest.
 
-Each skipped item is counted under a reason; the report names counts per source and per reason.
+A task's `prepare` walks the release and yields a `Row` per usable item and a `Skip` (reason,
+where) per unusable one; `write_manifest` writes the rows in order and counts the skips. Each
+skipped item is counted under its reason; the report names counts per source and per reason.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ import hashlib
 import json
 import os
 from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from qa_eval.errors import ConfigError, ManifestError, PrerequisiteError
 
@@ -100,6 +103,38 @@ class ManifestWriter:
         return self.report
 
 
+@dataclass(frozen=True)
+class Row:
+    """A usable item: one manifest row (audio, reference, source, then the task's own fields)."""
+
+    audio: Path | str
+    gt: str | list[str]
+    source: str
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Skip:
+    """An unusable item: why (counted per reason) and where (the first one is shown per reason)."""
+
+    reason: str
+    where: object
+
+
+def write_manifest(task: str, out: Path, items: Iterable[Row | Skip]) -> PrepareReport:
+    """Write the rows among `items` to `out` in their order and count the skips.
+
+    Raises ManifestError (naming the skip reasons) when `items` holds no row.
+    """
+    writer = ManifestWriter(task, out)
+    for item in items:
+        if isinstance(item, Skip):
+            writer.skip(item.reason, item.where)
+        else:
+            writer.add(item.audio, item.gt, item.source, **item.fields)
+    return writer.close()
+
+
 def require_dir(path: Path, what: str) -> Path:
     """`path` if it is a folder, else a ConfigError naming what was expected there."""
     if not path.is_dir():
@@ -150,23 +185,27 @@ def prepare_hf_dataset(
         if columns.get(name) not in ds.column_names:
             raise ManifestError(f"{raw}: column {columns.get(name)!r} for {name!r} missing (has {ds.column_names})")
     ds = ds.cast_column(columns["audio"], datasets.Audio(decode=False))
-    writer = ManifestWriter(task, out)
-    audio_dir = writer.out.with_name(writer.out.stem + "_audio")
+    audio_dir = Path(out).with_name(Path(out).stem + "_audio")
     audio_dir.mkdir(parents=True, exist_ok=True)
+    return write_manifest(task, out, _hf_items(ds, raw, columns, default_source, audio_dir))
+
+
+def _hf_items(
+    ds: Any, raw: Path, columns: Mapping[str, str], default_source: str, audio_dir: Path
+) -> Iterator[Row | Skip]:
+    """One Row or Skip per dataset row; audio stored as bytes is written once into `audio_dir`."""
     for i, row in enumerate(ds):
-        value = row[columns["audio"]]
         gt = row[columns["gt"]]
         if not gt:
-            writer.skip("empty reference", f"{raw}[{i}]")
+            yield Skip("empty reference", f"{raw}[{i}]")
             continue
-        audio = _write_audio(value, audio_dir)
+        audio = _write_audio(row[columns["audio"]], audio_dir)
         if audio is None:
-            writer.skip("audio has neither bytes nor an existing path", f"{raw}[{i}]")
+            yield Skip("audio has neither bytes nor an existing path", f"{raw}[{i}]")
             continue
         source = row[columns["source"]] if "source" in columns else default_source
         extra = {k: row[c] for k, c in columns.items() if k not in ("audio", "gt", "source")}
-        writer.add(audio, list(gt) if isinstance(gt, (list, tuple)) else gt, source, **extra)
-    return writer.close()
+        yield Row(audio, list(gt) if isinstance(gt, (list, tuple)) else gt, source, extra)
 
 
 def _write_audio(value: Mapping[str, Any], audio_dir: Path) -> Path | None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from qa_eval.errors import ConfigError
 
@@ -29,6 +30,11 @@ def audio_files(root: Path) -> Iterator[Path]:
     for p in sorted(root.rglob("*")):
         if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file():
             yield p
+
+
+def first_file(folders: Iterable[Path], name: str) -> Path | None:
+    """`folder / name` for the first of `folders` where that file exists, else None."""
+    return next((d / name for d in folders if (d / name).is_file()), None)
 
 
 def read_csv(path: Path, delimiter: str = ",") -> list[dict[str, str]]:

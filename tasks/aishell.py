@@ -11,9 +11,10 @@ References are written without spaces (the scorer deletes whitespace for Chinese
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
-from qa_eval.prepare import ManifestWriter, PrepareReport, find_one, require_dir
+from qa_eval.prepare import PrepareReport, Row, Skip, find_one, require_dir, write_manifest
 from qa_eval.task import TaskSpec
 from tasks._common import pick_split
 from tasks.librispeech import asr_intent
@@ -34,19 +35,22 @@ def _two_columns(path: Path) -> dict[str, str]:
 
 def prepare_aishell1(raw: Path, out: Path, split: str | None = None) -> PrepareReport:
     require_dir(raw, "an Aishell-1 release (data_aishell)")
-    writer = ManifestWriter("aishell1", out)
     transcript = _two_columns(find_one(raw, "aishell_transcript_v0.8.txt", "the Aishell-1 transcript"))
-    for name, source in pick_split(split, AISHELL1_SPLITS, "aishell1").items():
+    wanted = pick_split(split, AISHELL1_SPLITS, "aishell1")
+    return write_manifest("aishell1", out, _aishell1_items(raw, transcript, wanted))
+
+
+def _aishell1_items(raw: Path, transcript: dict[str, str], wanted: dict[str, str]) -> Iterator[Row | Skip]:
+    for name, source in wanted.items():
         wav_dirs = [p for p in raw.rglob(name) if p.is_dir() and p.parent.name == "wav"]
         if not wav_dirs:
-            writer.skip("split folder wav/<split> not found (untar the per-speaker archives)", f"{raw}/**/wav/{name}")
+            yield Skip("split folder wav/<split> not found (untar the per-speaker archives)", f"{raw}/**/wav/{name}")
         for wav in sorted(w for d in wav_dirs for w in d.rglob("*.wav")):
             text = transcript.get(wav.stem)
             if text is None:
-                writer.skip("no transcript line", wav)
+                yield Skip("no transcript line", wav)
             else:
-                writer.add(wav, "".join(text.split()), source, lang="zh")
-    return writer.close()
+                yield Row(wav, "".join(text.split()), source, {"lang": "zh"})
 
 
 def _channel(folder: Path) -> str | None:
@@ -58,26 +62,27 @@ def _channel(folder: Path) -> str | None:
 
 def prepare_aishell2(raw: Path, out: Path, split: str | None = None) -> PrepareReport:
     require_dir(raw, "the Aishell-2 dev/test set (AISHELL-DEV-TEST-SET)")
-    writer = ManifestWriter("aishell2", out)
-    wanted = pick_split(split, AISHELL2_CHANNELS, "aishell2")
+    return write_manifest("aishell2", out, _aishell2_items(raw, pick_split(split, AISHELL2_CHANNELS, "aishell2")))
+
+
+def _aishell2_items(raw: Path, wanted: dict[str, str]) -> Iterator[Row | Skip]:
     for scp in sorted(raw.rglob("wav.scp")):
         channel = _channel(scp.parent)
         if scp.parent.name != "test" or channel not in wanted:
             continue
         trans_path = scp.parent / "trans.txt"
         if not trans_path.is_file():
-            writer.skip("trans.txt missing beside wav.scp", scp)
+            yield Skip("trans.txt missing beside wav.scp", scp)
             continue
         trans = _two_columns(trans_path)
         for utt, rel in _two_columns(scp).items():
             wav = (scp.parent / rel) if not Path(rel).is_absolute() else Path(rel)
             if utt not in trans or not trans[utt]:
-                writer.skip("no transcript line", f"{scp}: {utt}")
+                yield Skip("no transcript line", f"{scp}: {utt}")
             elif not wav.is_file():
-                writer.skip("audio file missing", wav)
+                yield Skip("audio file missing", wav)
             else:
-                writer.add(wav, "".join(trans[utt].split()), wanted[channel], lang="zh")
-    return writer.close()
+                yield Row(wav, "".join(trans[utt].split()), wanted[channel], {"lang": "zh"})
 
 
 AISHELL1 = TaskSpec(

@@ -9,14 +9,16 @@ and MELD, 10 for scenes (evaluate_vocal_sound.py, evaluate_emotion.py, evaluate_
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 from qa_eval.intent import PromptIntent
-from qa_eval.prepare import ManifestWriter, PrepareReport, find_one, require_dir
+from qa_eval.prepare import PrepareReport, Row, Skip, find_one, require_dir, write_manifest
 from qa_eval.task import TaskSpec
-from tasks._common import AUDIO_SUFFIXES, audio_files, read_csv
+from tasks._common import AUDIO_SUFFIXES, audio_files, first_file, read_csv
 
 # VocalSound file names end in the label: "<speaker>_<n>_<label>.wav".
 VOCALSOUND_LABELS = {
@@ -47,20 +49,22 @@ def _fixed(intent: PromptIntent):
 def prepare_vocalsound(raw: Path, out: Path, split: str | None = None) -> PrepareReport:
     """Label from the file name. With --split te|tr|val, only the files `datafiles/<split>.json` lists."""
     require_dir(raw, "a VocalSound release (audio_16k/)")
-    writer = ManifestWriter("vocalsound", out)
     keep: set[str] | None = None
     if split is not None:
         listing = find_one(raw, f"{split}.json", f"the VocalSound {split} list")
         keep = {Path(item["wav"]).name for item in json.loads(listing.read_text(encoding="utf-8"))["data"]}
+    return write_manifest("vocalsound", out, _vocalsound_items(raw, keep))
+
+
+def _vocalsound_items(raw: Path, keep: set[str] | None) -> Iterator[Row | Skip]:
     for wav in audio_files(raw):
         if keep is not None and wav.name not in keep:
             continue
         label = VOCALSOUND_LABELS.get(wav.stem.rsplit("_", 1)[-1].lower())
         if label is None:
-            writer.skip("no VocalSound label at the end of the file name", wav)
+            yield Skip("no VocalSound label at the end of the file name", wav)
         else:
-            writer.add(wav, label, "vocalsound")
-    return writer.close()
+            yield Row(wav, label, "vocalsound")
 
 
 # --- CochlScene ----------------------------------------------------------------------------
@@ -68,18 +72,19 @@ def prepare_vocalsound(raw: Path, out: Path, split: str | None = None) -> Prepar
 def prepare_cochlscene(raw: Path, out: Path, split: str | None = None) -> PrepareReport:
     """`<split>/<Label>/*.wav` folders (split Test by default) -> label = folder name."""
     require_dir(raw, "a CochlScene release")
-    split = split or "Test"
-    writer = ManifestWriter("cochlscene", out)
+    return write_manifest("cochlscene", out, _cochlscene_items(raw, split or "Test"))
+
+
+def _cochlscene_items(raw: Path, split: str) -> Iterator[Row | Skip]:
     split_dirs = [d for d in raw.rglob(split) if d.is_dir()] or ([raw] if raw.name == split else [])
     if not split_dirs:
-        writer.skip("split folder not found", f"{raw}/**/{split}")
+        yield Skip("split folder not found", f"{raw}/**/{split}")
     for wav in (w for d in split_dirs for w in audio_files(d)):
         label = wav.parent.name
         if label not in COCHLSCENE_LABELS:
-            writer.skip("folder is not a CochlScene class", wav)
+            yield Skip("folder is not a CochlScene class", wav)
         else:
-            writer.add(wav, label, "cochlscene")
-    return writer.close()
+            yield Row(wav, label, "cochlscene")
 
 
 # --- TUT2017 -------------------------------------------------------------------------------
@@ -88,31 +93,39 @@ def prepare_tut2017(raw: Path, out: Path, split: str | None = None) -> PrepareRe
     """`meta.txt` ("audio/x.wav<TAB>label" lines), or with --split NAME `evaluation_setup/NAME.txt`."""
     require_dir(raw, "a TUT Acoustic Scenes 2017 release")
     meta = find_one(raw, f"{split}.txt" if split else "meta.txt", "the TUT2017 meta file")
-    writer = ManifestWriter("tut2017", out)
+    return write_manifest("tut2017", out, _tut2017_items(meta))
+
+
+def _tut2017_items(meta: Path) -> Iterator[Row | Skip]:
     for lineno, line in enumerate(meta.read_text(encoding="utf-8").splitlines(), start=1):
         cols = line.strip().split("\t")
         if not line.strip():
             continue
-        where = f"{meta}:{lineno}"
         if len(cols) < 2 or cols[1] not in TUT2017_LABELS:
-            writer.skip("line has no scene label", where)
+            yield Skip("line has no scene label", f"{meta}:{lineno}")
             continue
-        audio = next((b / cols[0] for b in (meta.parent, meta.parent.parent) if (b / cols[0]).is_file()), None)
+        audio = first_file((meta.parent, meta.parent.parent), cols[0])
         if audio is None:
-            writer.skip("audio file missing", cols[0])
+            yield Skip("audio file missing", cols[0])
         else:
-            writer.add(audio, cols[1], "tut2017")
-    return writer.close()
+            yield Row(audio, cols[1], "tut2017")
 
 
 # --- MELD ----------------------------------------------------------------------------------
 
 def _extract_audio(video: Path, dest: Path) -> str | None:
-    """mp4 -> 16 kHz mono wav with ffmpeg; returns why it failed, or None."""
+    """mp4 -> 16 kHz mono wav with ffmpeg; returns what ffmpeg said when it failed, or None."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    cmd = ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(video), "-vn", "-ac", "1", "-ar", "16000", str(dest)]
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    return None if done.returncode == 0 and dest.is_file() else f"ffmpeg failed: {done.stderr.strip()[:200]}"
+    part = dest.with_name(dest.stem + ".part.wav")  # renamed when complete: a rerun never takes a partial wav
+    cmd = ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(video),
+           "-vn", "-ac", "1", "-ar", "16000", str(part)]
+    done = subprocess.run(cmd, check=False, capture_output=True, text=True)
+    if done.returncode == 0 and part.is_file():
+        os.replace(part, dest)
+        return None
+    part.unlink(missing_ok=True)
+    lines = done.stderr.strip().splitlines()
+    return lines[-1].removeprefix(f"{video}: ")[:200] if lines else f"exit status {done.returncode}"
 
 
 def prepare_meld(raw: Path, out: Path, split: str | None = None) -> PrepareReport:
@@ -124,32 +137,33 @@ def prepare_meld(raw: Path, out: Path, split: str | None = None) -> PrepareRepor
     require_dir(raw, "a MELD release (MELD.Raw)")
     split = split or "test"
     table = find_one(raw, f"{split}_sent_emo.csv", f"the MELD {split} csv")
-    writer = ManifestWriter("meld", out)
     candidates = [p for p in sorted(raw.rglob("dia*_utt*")) if p.is_file() and not p.name.startswith("._")]
     media = {p.stem: p for p in candidates if p.suffix.lower() == ".mp4"}
     media.update({p.stem: p for p in candidates if p.suffix.lower() in AUDIO_SUFFIXES})  # audio wins
-    ffmpeg = shutil.which("ffmpeg")
-    audio_dir = writer.out.with_name(writer.out.stem + "_audio")
+    audio_dir = Path(out).with_name(Path(out).stem + "_audio")
+    return write_manifest("meld", out, _meld_items(table, media, audio_dir, shutil.which("ffmpeg")))
+
+
+def _meld_items(table: Path, media: dict[str, Path], audio_dir: Path, ffmpeg: str | None) -> Iterator[Row | Skip]:
     for lineno, row in enumerate(read_csv(table), start=2):
         stem = f"dia{row['Dialogue_ID']}_utt{row['Utterance_ID']}"
         label = (row.get("Emotion") or "").strip()
         found = media.get(stem)
         if label not in MELD_LABELS:
-            writer.skip("emotion is not a MELD label", f"{table}:{lineno}")
+            yield Skip("emotion is not a MELD label", f"{table}:{lineno}")
         elif found is None:
-            writer.skip("media file missing", stem)
+            yield Skip("media file missing", stem)
         elif found.suffix.lower() != ".mp4":
-            writer.add(found, label, "meld")
+            yield Row(found, label, "meld")
         elif ffmpeg is None:
-            writer.skip("ffmpeg not found: install ffmpeg (apt-get install ffmpeg) to extract audio from mp4", found)
+            yield Skip("ffmpeg not found: install ffmpeg (apt-get install ffmpeg) to extract audio from mp4", found)
         else:
             dest = audio_dir / f"{stem}.wav"
             error = None if dest.is_file() else _extract_audio(found, dest)
             if error:
-                writer.skip(error, found)
+                yield Skip("ffmpeg could not extract the audio", f"{found}: {error}")
             else:
-                writer.add(dest, label, "meld")
-    return writer.close()
+                yield Row(dest, label, "meld")
 
 
 VOCALSOUND = TaskSpec(

@@ -8,13 +8,14 @@ caption_1 .. caption_5) and the audio in `evaluation/<file_name>`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from qa_eval.intent import PromptIntent
-from qa_eval.prepare import ManifestWriter, PrepareReport, find_one, require_dir
+from qa_eval.prepare import PrepareReport, Row, Skip, find_one, require_dir, write_manifest
 from qa_eval.records import Sample
 from qa_eval.task import TaskSpec
-from tasks._common import read_csv
+from tasks._common import first_file, read_csv
 
 SOURCE = "clotho"
 N_CAPTIONS = 5
@@ -30,17 +31,19 @@ def prepare_clotho(raw: Path, out: Path, split: str | None = None) -> PrepareRep
     split = split or "evaluation"
     captions = find_one(raw, f"clotho_captions_{split}.csv", f"the Clotho {split} captions")
     audio_dirs = [d for d in raw.rglob(split) if d.is_dir()] + [captions.parent]
-    writer = ManifestWriter("clotho", out)
+    return write_manifest("clotho", out, _clotho_items(captions, audio_dirs))
+
+
+def _clotho_items(captions: Path, audio_dirs: list[Path]) -> Iterator[Row | Skip]:
     for lineno, row in enumerate(read_csv(captions), start=2):
         refs = [(row.get(f"caption_{k}") or "").strip() for k in range(1, N_CAPTIONS + 1)]
-        audio = next((d / row["file_name"] for d in audio_dirs if (d / row["file_name"]).is_file()), None)
+        audio = first_file(audio_dirs, row["file_name"])
         if not all(refs):
-            writer.skip(f"fewer than {N_CAPTIONS} captions", f"{captions}:{lineno}")
+            yield Skip(f"fewer than {N_CAPTIONS} captions", f"{captions}:{lineno}")
         elif audio is None:
-            writer.skip("audio file missing", row["file_name"])
+            yield Skip("audio file missing", row["file_name"])
         else:
-            writer.add(audio, refs, SOURCE)
-    return writer.close()
+            yield Row(audio, refs, SOURCE)
 
 
 CLOTHO = TaskSpec(

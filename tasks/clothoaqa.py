@@ -9,14 +9,15 @@ Every annotator row becomes one manifest row (the answers of one question may di
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from qa_eval.errors import ConfigError
 from qa_eval.intent import PromptIntent
-from qa_eval.prepare import ManifestWriter, PrepareReport, find_one, require_dir
+from qa_eval.prepare import PrepareReport, Row, Skip, find_one, require_dir, write_manifest
 from qa_eval.records import Sample
 from qa_eval.task import TaskSpec
-from tasks._common import read_csv
+from tasks._common import first_file, read_csv
 
 SOURCE = "clothoaqa"
 
@@ -33,17 +34,19 @@ def prepare_clothoaqa(raw: Path, out: Path, split: str | None = None) -> Prepare
     split = split or "test"
     table = find_one(raw, f"clotho_aqa_{split}.csv", f"the Clotho-AQA {split} csv")
     audio_dirs = sorted(d for d in raw.rglob("audio_files") if d.is_dir()) + [table.parent]
-    writer = ManifestWriter("clothoaqa", out)
+    return write_manifest("clothoaqa", out, _clothoaqa_items(table, audio_dirs))
+
+
+def _clothoaqa_items(table: Path, audio_dirs: list[Path]) -> Iterator[Row | Skip]:
     for lineno, row in enumerate(read_csv(table), start=2):
         question, answer = (row.get("QuestionText") or "").strip(), (row.get("answer") or "").strip()
-        audio = next((d / row["file_name"] for d in audio_dirs if (d / row["file_name"]).is_file()), None)
+        audio = first_file(audio_dirs, row["file_name"])
         if not question or not answer:
-            writer.skip("empty question or answer", f"{table}:{lineno}")
+            yield Skip("empty question or answer", f"{table}:{lineno}")
         elif audio is None:
-            writer.skip("audio file missing", row["file_name"])
+            yield Skip("audio file missing", row["file_name"])
         else:
-            writer.add(audio, answer, SOURCE, question=question)
-    return writer.close()
+            yield Row(audio, answer, SOURCE, {"question": question})
 
 
 CLOTHOAQA = TaskSpec(

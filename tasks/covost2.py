@@ -10,13 +10,14 @@ Voice (v4) clips under `<cv_root>/<src>/clips/<path>`. CoVoST names Chinese `zh-
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from qa_eval.intent import PromptIntent
-from qa_eval.prepare import ManifestWriter, PrepareReport, require_dir
+from qa_eval.prepare import PrepareReport, Row, Skip, require_dir, write_manifest
 from qa_eval.records import Sample
 from qa_eval.task import TaskSpec
-from tasks._common import pick_split, read_csv
+from tasks._common import first_file, pick_split, read_csv
 
 PAIRS = ("en_de", "de_en", "en_zh", "zh_en", "es_en", "fr_en", "it_en")
 SOURCES = {pair: f"covost2_{pair}_test" for pair in PAIRS}
@@ -58,25 +59,27 @@ def _clip_dirs(raw: Path, src: str) -> list[Path]:
 def prepare_covost2(raw: Path, out: Path, split: str | None = None) -> PrepareReport:
     """CoVoST 2 TSVs + Common Voice clips -> manifest of the test split (rows keep src/tgt_lang)."""
     require_dir(raw, "CoVoST 2 TSVs and Common Voice clips")
-    writer = ManifestWriter("covost2", out)
-    for pair, source in pick_split(split, SOURCES, "covost2").items():
+    return write_manifest("covost2", out, _covost2_items(raw, pick_split(split, SOURCES, "covost2")))
+
+
+def _covost2_items(raw: Path, wanted: dict[str, str]) -> Iterator[Row | Skip]:
+    for pair, source in wanted.items():
         src, tgt = pair.split("_")
         tsv, needs_filter = _find_tsv(raw, src, tgt)
         if tsv is None:
-            writer.skip("pair TSV not found", f"covost_v2.{pair} under {raw}")
+            yield Skip("pair TSV not found", f"covost_v2.{pair} under {raw}")
             continue
         clip_dirs = _clip_dirs(raw, src)
         for lineno, row in enumerate(read_csv(tsv, "\t"), start=2):
             if needs_filter and row.get("split") != "test":
                 continue
-            clip = next((d / row["path"] for d in clip_dirs if (d / row["path"]).is_file()), None)
+            clip = first_file(clip_dirs, row["path"])
             if not (row.get("translation") or "").strip():
-                writer.skip("empty translation", f"{tsv}:{lineno}")
+                yield Skip("empty translation", f"{tsv}:{lineno}")
             elif clip is None:
-                writer.skip("Common Voice clip missing", row["path"])
+                yield Skip("Common Voice clip missing", row["path"])
             else:
-                writer.add(clip, row["translation"].strip(), source, src_lang=src, tgt_lang=tgt)
-    return writer.close()
+                yield Row(clip, row["translation"].strip(), source, {"src_lang": src, "tgt_lang": tgt})
 
 
 COVOST2 = TaskSpec(

@@ -7,10 +7,11 @@ source per split. Release layout (openslr.org/12): `LibriSpeech/<split>/<spk>/<c
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from qa_eval.intent import PromptIntent
-from qa_eval.prepare import ManifestWriter, PrepareReport, require_dir
+from qa_eval.prepare import PrepareReport, Row, Skip, require_dir, write_manifest
 from qa_eval.records import Sample
 from qa_eval.task import TaskSpec
 from tasks._common import pick_split, sample_lang
@@ -38,8 +39,10 @@ def asr_intent(default_lang: str):
 def prepare_librispeech(raw: Path, out: Path, split: str | None = None) -> PrepareReport:
     """`*.trans.txt` trees under `raw` (any depth) -> manifest; gt lower-cased as the official list."""
     require_dir(raw, "a LibriSpeech release")
-    writer = ManifestWriter("librispeech", out)
-    wanted = pick_split(split, SPLITS, "librispeech")
+    return write_manifest("librispeech", out, _librispeech_items(raw, pick_split(split, SPLITS, "librispeech")))
+
+
+def _librispeech_items(raw: Path, wanted: dict[str, str]) -> Iterator[Row | Skip]:
     found_any = False
     for name, source in wanted.items():
         dirs = [raw] if raw.name == name else sorted(p for p in raw.rglob(name) if p.is_dir())
@@ -52,14 +55,13 @@ def prepare_librispeech(raw: Path, out: Path, split: str | None = None) -> Prepa
                     utt, _, text = line.strip().partition(" ")
                     audio = trans.parent / f"{utt}.flac"
                     if not text.strip():
-                        writer.skip("empty transcript", f"{trans}:{lineno}")
+                        yield Skip("empty transcript", f"{trans}:{lineno}")
                     elif not audio.is_file():
-                        writer.skip("audio file missing", audio)
+                        yield Skip("audio file missing", audio)
                     else:
-                        writer.add(audio, text.strip().lower(), source, lang="en")
+                        yield Row(audio, text.strip().lower(), source, {"lang": "en"})
     if not found_any:
-        writer.skip("no split folder found", f"{raw} (looked for {', '.join(wanted)})")
-    return writer.close()
+        yield Skip("no split folder found", f"{raw} (looked for {', '.join(wanted)})")
 
 
 LIBRISPEECH = TaskSpec(

@@ -14,10 +14,11 @@ followed by `<|sonic|>q1, q2, ...` when the note has qualities (instrument = fam
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 from qa_eval.intent import PromptIntent
-from qa_eval.prepare import ManifestWriter, PrepareReport, find_one, require_dir
+from qa_eval.prepare import PrepareReport, Row, Skip, find_one, require_dir, write_manifest
 from qa_eval.task import TaskSpec
 
 SOURCE = "nsynth"
@@ -48,17 +49,19 @@ def prepare_nsynth(raw: Path, out: Path, split: str | None = None) -> PrepareRep
     chosen = [p for p in candidates if p.parent.name == f"nsynth-{split}"] or candidates[:1]
     examples_path = chosen[0] if chosen else find_one(raw, pattern, "NSynth examples.json")
     examples = json.loads(examples_path.read_text(encoding="utf-8"))
-    writer = ManifestWriter("nsynth", out)
+    return write_manifest("nsynth", out, _nsynth_items(examples, examples_path.parent / "audio"))
+
+
+def _nsynth_items(examples: dict, audio_dir: Path) -> Iterator[Row | Skip]:
     for note_str in sorted(examples):
         note = examples[note_str]
-        wav = examples_path.parent / "audio" / f"{note_str}.wav"
+        wav = audio_dir / f"{note_str}.wav"
         if not {"pitch", "velocity", "instrument_family_str"} <= set(note):
-            writer.skip("entry lacks pitch/velocity/instrument_family_str", note_str)
+            yield Skip("entry lacks pitch/velocity/instrument_family_str", note_str)
         elif not wav.is_file():
-            writer.skip("audio file missing", wav)
+            yield Skip("audio file missing", wav)
         else:
-            writer.add(wav, note_reference(note), SOURCE)
-    return writer.close()
+            yield Row(wav, note_reference(note), SOURCE)
 
 
 NSYNTH = TaskSpec(
