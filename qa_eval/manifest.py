@@ -4,7 +4,8 @@ Two sources: JSON-lines manifests in the official Qwen-Audio shape
 (`{"audio": "x.flac", "gt": "...", "source": "librispeech_test_clean", ...}`, loaded unchanged),
 and Hugging Face `datasets` (a local folder saved with `save_to_disk`, a local data folder, or a
 hub id where a hub is reachable). Relative audio paths resolve against `data_root` when given,
-else against the manifest's own folder.
+else against the manifest's own folder. `canonical_sources` renames sources to the task's
+declared spelling.
 """
 
 from __future__ import annotations
@@ -12,12 +13,16 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from qa_eval.audio import probe_duration
 from qa_eval.errors import AudioError, ManifestError, PrerequisiteError
 from qa_eval.records import Sample
+
+if TYPE_CHECKING:
+    from qa_eval.task import TaskSpec
 
 # Manifest fields that are not task fields.
 _CORE_FIELDS = ("audio", "gt", "source", "id")
@@ -88,6 +93,17 @@ def samples_from_rows(
         fields = {k: v for k, v in row.items() if k not in _CORE_FIELDS}
         samples.append(Sample(sample_id, source, paths, gt, fields, duration, error))
     return samples
+
+
+def canonical_sources(samples: list[Sample], task: "TaskSpec") -> list[Sample]:
+    """Each sample's source as the task declares it (TaskSpec.canonical_source), the manifest's
+    own spelling kept in fields["source_as_given"] where it differs. Sources that match none are
+    kept as given (they run and are scored as their own rows) with a warning; ManifestError when
+    none matches (scoring would refuse such a run after generating it)."""
+    names = task.source_names((s.source for s in samples), "manifest samples", ManifestError)
+    return [s if names[s.source] == s.source else
+            replace(s, source=names[s.source], fields={**s.fields, "source_as_given": s.source})
+            for s in samples]
 
 
 def _resolve(base: Path, audio: str) -> Path:

@@ -6,7 +6,7 @@ No torch and no model here: `qa-eval score` runs on any machine.
 from __future__ import annotations
 
 import platform
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import subprocess
 import sys
 from functools import lru_cache
@@ -32,26 +32,24 @@ class Scored:
 
 def score_predictions(
     task: TaskSpec, predictions: Sequence[Prediction], seed: int = 0, bootstrap: bool = True,
-    scorer_name: str | None = None, options: Mapping[str, Any] | None = None,
+    scorer_name: str | None = None, options: Mapping[str, Any] | None = None, warn_unknown: bool = True,
 ) -> Scored:
     """Per-source metrics with the task's scorer (or `scorer_name`), the task's scorer options
-    updated by `options`."""
+    updated by `options`. Sources are reported as the task spells them (_check_references);
+    `warn_unknown=False` when the caller has already warned about those that match none."""
     scorer = registry.load("scorer", scorer_name or task.scorer)
     used = {**dict(task.scorer_options), **dict(options or {})}
-    _check_references(task, predictions)
+    predictions = _check_references(task, predictions, warn_unknown)
     per_source = scorer.score(predictions, seed=seed, bootstrap=bootstrap, **used)
     return Scored(per_source, scorer, used)
 
 
-def _check_references(task: TaskSpec, predictions: Sequence[Prediction]) -> None:
-    """Refuse a predictions file that does not belong to this task (wrong sources)."""
-    sources = {p.source for p in predictions}
-    unknown = sorted(sources - set(task.sources))
-    if unknown and not (task.sources == ("*",)):
-        raise ScorerError(
-            f"predictions have source(s) {unknown} that task {task.name!r} does not declare "
-            f"({', '.join(task.sources)}): is this the right task?"
-        )
+def _check_references(task: TaskSpec, predictions: Sequence[Prediction], warn: bool = True) -> list[Prediction]:
+    """The predictions with their sources as the task declares them (TaskSpec.source_names):
+    ScorerError for a file of another task (no source matches), a warning for sources that
+    match none (scored as their own rows)."""
+    names = task.source_names((p.source for p in predictions), "predictions", ScorerError, warn)
+    return [p if names[p.source] == p.source else replace(p, source=names[p.source]) for p in predictions]
 
 
 def metrics_document(task: TaskSpec, model: str, scored: Scored, meta: dict[str, Any]) -> dict[str, Any]:

@@ -29,7 +29,7 @@ def check_writable(out_dir: Path) -> None:
     """Fail before any model loads if the output folder cannot be created, written or filled."""
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        probe = out_dir / ".write-test"
+        probe = out_dir / f".write-test-{os.getpid()}"  # one per process: ranks probe the same folder
         with open(probe, "w") as f:
             f.write("ok")
         probe.unlink()

@@ -7,13 +7,23 @@ the scorer by its registry name and describe their prompt as a PromptIntent.
 
 from __future__ import annotations
 
+import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
-from qa_eval.errors import ConfigError
+from qa_eval.errors import ConfigError, QaEvalError
 from qa_eval.intent import PromptIntent
 from qa_eval.records import Sample
+
+# Words that name no split: ignored when source names are compared (see canonical_source).
+GENERIC_SOURCE_WORDS = frozenset({"test", "eval", "evaluation", "set", "split"})
+_WORDS = re.compile(r"[^\W\d_]+|\d+")  # runs of letters, runs of digits
+
+
+class UnknownSourceWarning(UserWarning):
+    """Samples or predictions carry sources that match none of the task's declared sources."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +35,8 @@ class TaskSpec:
     version:         bumped whenever prompt, data handling or scoring changes.
     scorer:          registry name of the scorer (`qa_eval.scorers` group).
     max_new_tokens:  generation budget, as the official eval scripts use.
-    sources:         the splits (`source` values) this task reports.
+    sources:         the splits (`source` values) this task reports; other spellings of them
+                     are mapped by `canonical_source`.
     intent:          sample -> PromptIntent (may read sample.fields, e.g. the question).
     paper:           source -> metric -> the Qwen-Audio paper's number (same units as ours).
     labels:          the closed label set, when there is one.
@@ -65,3 +76,61 @@ class TaskSpec:
             raise ConfigError(f"task {self.name}: paper numbers for undeclared sources {sorted(unknown)}")
         if self.hf_columns and not {"audio", "gt"} <= set(self.hf_columns):
             raise ConfigError(f"task {self.name}: hf_columns must map 'audio' and 'gt'")
+
+    def canonical_source(self, raw: str) -> str | None:
+        """The declared source that `raw` names, or None when it names none or several.
+
+        An exact match wins. Otherwise both names are compared as word sequences: lower-cased,
+        cut into runs of letters and runs of digits (so "AISHELL-2" reads "aishell 2"), without
+        the task's name and without generic words (GENERIC_SOURCE_WORDS). Order counts.
+        Examples:
+            librispeech: "test-clean", "LibriSpeech_test_clean", "librispeech-test-clean"
+                         -> "librispeech_test_clean"; "librispeech_train" -> None
+            covost2:     "CoVoST2 de-en", "covost2_de_en" -> "covost2_de_en_test" (never en_de)
+            aishell2:    "AISHELL-2_iOS", "aishell2-test-ios" -> "aishell2_test_ios"
+            aishell1:    "AISHELL-1", "aishell1 test" -> "aishell1_test" (nothing left but "test")
+        """
+        if raw in self.sources or self.sources == ("*",):
+            return raw
+        key = self._source_words(raw)
+        found = [s for s in self.sources if self._source_words(s) == key]
+        return found[0] if len(found) == 1 else None
+
+    def _source_words(self, name: str) -> tuple[str, ...]:
+        words = _WORDS.findall(name.lower())
+        task = tuple(_WORDS.findall(self.name.lower()))
+        out: list[str] = []
+        i = 0
+        while i < len(words):
+            if task and tuple(words[i : i + len(task)]) == task:
+                i += len(task)
+                continue
+            if words[i] not in GENERIC_SOURCE_WORDS:
+                out.append(words[i])
+            i += 1
+        return tuple(out)
+
+    def source_names(
+        self, raw: Iterable[str], what: str, error: type[QaEvalError], warn: bool = True
+    ) -> dict[str, str]:
+        """raw source -> the name to report it under: its canonical_source, else itself.
+
+        Raises `error` when none of them matches (a file of another task); when only some do,
+        one UnknownSourceWarning (if `warn`) names the others (scored as their own rows, no
+        paper value).
+        """
+        names = {r: self.canonical_source(r) for r in dict.fromkeys(raw)}
+        unknown = sorted(r for r, c in names.items() if c is None)
+        if unknown and len(unknown) == len(names):
+            raise error(
+                f"{what} have source(s) {unknown} that task {self.name!r} does not declare "
+                f"({', '.join(self.sources)}): is this the right task?"
+            )
+        if unknown and warn:
+            warnings.warn(
+                f"task {self.name}: source(s) {unknown} match none of its sources "
+                f"({', '.join(self.sources)}); they are scored as their own rows, without a paper value",
+                UnknownSourceWarning,
+                stacklevel=2,
+            )
+        return {r: c or r for r, c in names.items()}

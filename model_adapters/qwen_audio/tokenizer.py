@@ -22,7 +22,7 @@ import re
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import tiktoken
 
@@ -129,27 +129,33 @@ class QwenAudioTokenizer:
         Raises AdapterError for an unclosed ``<audio>`` or a missing/too short span length.
         """
         ids = self.encode_raw(text)
-        out: list[int] = []
-        pos = 0
-        k = 0
-        while True:
-            start = _find(ids, self.audio_start_id, pos)
-            if start < 0:
-                break
-            end = _find(ids, self.audio_end_id, start)
-            if end < 0:
-                raise AdapterError("unclosed <audio> tag in prompt (no </audio> after it)")
+
+        def pads(k: int) -> list[int]:
             if k >= len(audio_span_tokens):
                 raise AdapterError(f"prompt has more <audio> tags than the {len(audio_span_tokens)} span lengths given")
             span = int(audio_span_tokens[k])
             if span < 3:
                 raise AdapterError(f"audio {k}: span of {span} tokens is too short (needs >= 3)")
-            out += ids[pos:start]
-            out += [self.audio_start_id] + [self.audio_pad_id] * (span - 2) + [self.audio_end_id]
+            return [self.audio_pad_id] * (span - 2)
+
+        return self._replace_audio_spans(ids, pads, "unclosed <audio> tag in prompt (no </audio> after it)")
+
+    def _replace_audio_spans(
+        self, ids: list[int], inside: Callable[[int], list[int]], unclosed: str
+    ) -> list[int]:
+        """`ids` with what lies between the k-th ``<audio>`` id and the next ``</audio>`` id
+        replaced by inside(k), the two tags kept. AdapterError(unclosed) for an unclosed tag."""
+        out: list[int] = []
+        pos = 0
+        k = 0
+        while (start := _find(ids, self.audio_start_id, pos)) >= 0:
+            end = _find(ids, self.audio_end_id, start)
+            if end < 0:
+                raise AdapterError(unclosed)
+            out += ids[pos:start] + [self.audio_start_id] + inside(k) + [self.audio_end_id]
             pos = end + 1
             k += 1
-        out += ids[pos:]
-        return out
+        return out + ids[pos:]
 
     # -- decoding ------------------------------------------------------------------------
     def decode(
@@ -173,22 +179,12 @@ class QwenAudioTokenizer:
         return self._enc.decode(ids, errors="replace")
 
     def _restore_audio_urls(self, ids: list[int], urls: Sequence[str] | None) -> list[int]:
-        out: list[int] = []
-        pos = 0
-        k = 0
-        while True:
-            start = _find(ids, self.audio_start_id, pos)
-            if start < 0:
-                break
-            end = _find(ids, self.audio_end_id, start)
-            if end < 0:
-                raise AdapterError("unclosed audio span in ids (no </audio> id after <audio>)")
+        def url(k: int) -> list[int]:
             if urls is None or k >= len(urls):
                 raise AdapterError("ids contain an audio span; decoding it needs the audio urls")
-            out += ids[pos:start] + [self.audio_start_id] + self._enc.encode_ordinary(urls[k]) + [self.audio_end_id]
-            pos = end + 1
-            k += 1
-        return out + ids[pos:]
+            return self._enc.encode_ordinary(urls[k])
+
+        return self._replace_audio_spans(ids, url, "unclosed audio span in ids (no </audio> id after <audio>)")
 
     def token_bytes(self, token_id: int) -> bytes:
         """Surface bytes of one id (special tokens as their UTF-8 text)."""

@@ -1,4 +1,5 @@
-"""Fixtures for the Qwen2-Audio adapter tests: a tiny random checkpoint built once per session."""
+"""Fixtures for the Qwen2-Audio adapter tests: a tiny random checkpoint built once per session
+(`real_wave` and `sample_wave` come from tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,6 @@ import numpy as np
 import pytest
 
 from qa_eval.adapter import ModelOptions
-from qa_eval.audio import load_audio
-
-REAL = Path(__file__).resolve().parents[2] / "data" / "1272-128104-0000.flac"
-SAMPLE_DIR = Path(__file__).resolve().parents[3] / "tasks" / "data" / "librispeech_sample"
 
 
 @pytest.fixture(scope="session")
@@ -31,11 +28,5 @@ def qwen2(tiny_dir):
 
 
 @pytest.fixture(scope="session")
-def real_wave() -> np.ndarray:
-    path = REAL if REAL.is_file() else SAMPLE_DIR / "audio" / "1272-128104-0000.flac"
-    return load_audio(path)
-
-
-@pytest.fixture(scope="session")
-def synth_wave() -> np.ndarray:
-    return load_audio(SAMPLE_DIR / "audio" / "espeak-004.flac")
+def synth_wave(sample_wave) -> np.ndarray:
+    return sample_wave("espeak-004")

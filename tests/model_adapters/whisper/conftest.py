@@ -1,4 +1,5 @@
-"""Fixtures for the Whisper adapter tests: the embedded model, converted once per session."""
+"""Fixtures for the Whisper adapter tests: the embedded model, converted once per session
+(`real_wave` and `sample_wave` come from tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,7 @@ import numpy as np
 import pytest
 
 from qa_eval.adapter import ModelOptions
-from qa_eval.audio import load_audio
-from whisper_testdata import CONFIG, REAL, SAMPLE_DIR, item
+from whisper_testdata import CONFIG, item
 
 
 @pytest.fixture(scope="session")
@@ -36,14 +36,8 @@ def adapter(converted):
 
 
 @pytest.fixture(scope="session")
-def real_wave() -> np.ndarray:
-    path = REAL if REAL.is_file() else SAMPLE_DIR / "audio" / "1272-128104-0000.flac"
-    return load_audio(path)
-
-
-@pytest.fixture(scope="session")
-def synth_waves() -> list[np.ndarray]:
-    return [load_audio(SAMPLE_DIR / "audio" / f"espeak-{k:03d}.flac") for k in (1, 8)]
+def synth_waves(sample_wave) -> list[np.ndarray]:
+    return [sample_wave(f"espeak-{k:03d}") for k in (1, 8)]
 
 
 @pytest.fixture(scope="session")
