@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
+from qa_eval.batching import MemoryBudget
 from qa_eval.errors import AdapterError, ConfigError
 from qa_eval.intent import PromptIntent
 from qa_eval.records import Generation, GenerationConfig, Sample
@@ -35,6 +36,7 @@ class ModelOptions:
     revision: str | None = None
     trust_remote_code: bool = False  # let a hub checkpoint run its own Python code (explicit opt-in)
     allow_pickle: bool = False  # accept pickle (.bin) weights; safetensors only by default
+    compile: bool = False  # torch.compile the decode step where the adapter supports it
 
     def __post_init__(self) -> None:
         if self.dtype not in DTYPES:
@@ -65,8 +67,11 @@ class ModelAdapter(ABC):
 
     description: ClassVar[str] = ""
     family: ClassVar[str] = ""  # prompt family ("qwen-audio", "qwen-audio-chat", "qwen2-audio", "whisper")
+    supports_compile: ClassVar[bool] = False  # honours ModelOptions.compile
 
     def __init__(self, options: ModelOptions) -> None:
+        if options.compile and not self.supports_compile:
+            raise ConfigError(f"{self.family or type(self).__name__}: --compile is not supported by this adapter")
         self.options = options
 
     @abstractmethod
@@ -89,6 +94,11 @@ class ModelAdapter(ABC):
         of the batch still runs; only errors that affect the whole model are raised.
         """
 
+    def memory_budget(self, config: GenerationConfig) -> "MemoryBudget | None":
+        """For `--batch-size auto` (called after load): the device's free memory and what one
+        batch row costs. None: this adapter has no estimate (the run uses the default size)."""
+        return None
+
     def describe(self) -> dict[str, Any]:
         """Model id and revision for metrics.json (the resolved checkpoint, its hash if known)."""
         return {
@@ -96,7 +106,25 @@ class ModelAdapter(ABC):
             "revision": self.options.revision,
             "dtype": self.options.dtype,
             "device": self.options.device,
+            "compile": self.options.compile,
         }
+
+
+def free_memory_bytes(device: str) -> int:
+    """Bytes a new allocation can still get on `device`: CUDA free + what torch's caching
+    allocator holds unused; on the CPU, MemAvailable from /proc/meminfo (Linux)."""
+    import torch
+
+    if device.startswith("cuda"):
+        dev = torch.device(device)
+        free, _ = torch.cuda.mem_get_info(dev)
+        return int(free + torch.cuda.memory_reserved(dev) - torch.cuda.memory_allocated(dev))
+    try:
+        with open("/proc/meminfo") as f:
+            info = dict(line.split(":", 1) for line in f)
+        return int(info["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        raise AdapterError("cannot read free memory (/proc/meminfo): pass a number to --batch-size") from None
 
 
 def load_transformers_model(model_cls: Any, processor_cls: Any, checkpoint: str, options: ModelOptions,

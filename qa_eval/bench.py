@@ -6,6 +6,8 @@ Both models are built at the same shape with random weights (no checkpoint, no n
   target dtype; prompts are the LibriSpeech ASR tag sequence, clips sorted longest first and cut
   into batches of ``batch_size`` (the policy of qa_eval.batching.make_batches); each batch runs
   ``QwenAudioPipeline.run`` (log-mel, encoder on true lengths, static-KV-cache greedy decode).
+* engine-compiled: the same with the per-token step through torch.compile (``--compile``; CUDA
+  graphs on CUDA). The whole workload runs once untimed first, so compilation is not timed.
 * hf-single / hf-batched: ``Qwen2AudioForConditionalGeneration`` (LLM: vocab 155,947, hidden,
   layers, heads (MHA, as Qwen-Audio), MLP width; encoder: d_model, layers, heads, FFN 4 x
   d_model, 1500 positions), ``WhisperFeatureExtractor`` with 128 mel bins as Qwen2-Audio uses
@@ -35,7 +37,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 SAMPLE_RATE = 16_000
-MODES = ("engine", "hf-single", "hf-batched")
+MODES = ("engine", "engine-compiled", "hf-single", "hf-batched")
 SHAPES = ("tiny", "small", "full")
 ASSETS = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "qwen_audio_tiny"  # tokenizer + mel filters
 PROMPT = "<audio>clip.wav</audio><|startoftranscript|><|en|><|transcribe|><|en|><|notimestamps|><|wo_itn|>"
@@ -287,6 +289,12 @@ def run_hf(model, fe, clips: Sequence[np.ndarray], batches: Sequence[Sequence[in
 # floor
 
 
+def padding_fraction(batches: Sequence[Sequence[int]]) -> float:
+    """Share of prefill positions that are left padding (each batch is padded to its longest prompt)."""
+    padded = sum(len(b) * max(b) for b in batches)
+    return 1.0 - sum(sum(b) for b in batches) / padded if padded else 0.0
+
+
 def floor_estimate(cfg, counts: dict[str, int], durations: Sequence[float], prompt_lens: Sequence[int],
                    new_tokens: int, n_decode_batches: int, bytes_per_param: int, machine: dict) -> dict[str, float]:
     """Lower bound on the engine's work: FLOPs (2 x params x tokens for the LLM blocks over prompt +
@@ -400,6 +408,15 @@ def run_bench(
         res, ids = _timed("engine", device, lambda p=pipe: run_engine(p, clips, e_batches, new_tokens),
                           audio_s, new_tokens, log)
         results["engine"], ids_by_mode["engine"] = res, ids
+    if "engine-compiled" in modes:
+        pipe.compile_step = True
+        t0 = time.perf_counter()
+        run_engine(pipe, clips, e_batches, new_tokens)  # compiles every shape of the workload
+        log(f"bench: engine-compiled warm-up (compilation) {time.perf_counter() - t0:.1f} s")
+        res, ids = _timed("engine-compiled", device, lambda p=pipe: run_engine(p, clips, e_batches, new_tokens),
+                          audio_s, new_tokens, log)
+        results["engine-compiled"], ids_by_mode["engine-compiled"] = res, ids
+        pipe.compile_step = False
     # greedy ids of the cached engine vs its own no-cache reference path, float32, same inputs
     check: dict[str, Any] = {"clips": 0, "equal": None}
     if ref_clips > 0:
@@ -447,11 +464,14 @@ def run_bench(
         "batch_size": batch_size, "new_tokens": new_tokens, "n_clips": n_clips,
         "clip_durations_s": durations, "audio_s": audio_s, "prompt_lens": prompt_lens,
         "engine_batches": e_batches, "machine": machine,
+        "prefill_padding_fraction": padding_fraction([[prompt_lens[i] for i in b] for b in e_batches]),
         "modes": {m: r.as_dict() for m, r in results.items()},
         "speedup_engine_vs_best_hf": ratio,
         "floor": floor,
         "engine_wall_over_floor": (results["engine"].wall_s / floor["floor_s"]) if "engine" in results else None,
         "reference_check": check,
+        "compiled_ids_equal_engine": (ids_by_mode["engine-compiled"] == ids_by_mode["engine"]
+                                      if {"engine", "engine-compiled"} <= set(ids_by_mode) else None),
         "tokens_per_clip": {m: sorted({len(v) for v in ids.values()}) for m, ids in ids_by_mode.items()},
     }
     if out_json:
@@ -463,15 +483,15 @@ def run_bench(
 
 def format_table(doc: dict[str, Any]) -> str:
     """The result table as text."""
-    lines = [f"{'mode':<12} {'wall s':>9} {'RTFx':>8} {'tok/s':>9} {'peak MiB':>9} {'vs best HF':>10}"]
+    lines = [f"{'mode':<15} {'wall s':>9} {'RTFx':>8} {'tok/s':>9} {'peak MiB':>9} {'vs best HF':>10}"]
     modes = doc["modes"]
     hf_best = min((r["wall_s"] for m, r in modes.items() if m.startswith("hf-")), default=None)
     for m, r in modes.items():
         ratio = f"{hf_best / r['wall_s']:.2f}x" if hf_best else "-"
-        lines.append(f"{m:<12} {r['wall_s']:>9.2f} {r['rtfx']:>8.2f} {r['tokens_per_s']:>9.1f} "
+        lines.append(f"{m:<15} {r['wall_s']:>9.2f} {r['rtfx']:>8.2f} {r['tokens_per_s']:>9.1f} "
                      f"{r['peak_memory_bytes'] / 2**20:>9.0f} {ratio:>10}")
     f, mach = doc["floor"], doc["machine"]
-    lines.append(f"{'floor':<12} {f['floor_s']:>9.2f} {doc['audio_s'] / f['floor_s']:>8.2f} "
+    lines.append(f"{'floor':<15} {f['floor_s']:>9.2f} {doc['audio_s'] / f['floor_s']:>8.2f} "
                  f"{doc['n_clips'] * doc['new_tokens'] / f['floor_s']:>9.1f}")
     lines.append(
         f"floor: {f['flops'] / 1e12:.2f} TFLOP (LLM {f['llm_flops'] / 1e12:.2f}, encoder {f['encoder_flops'] / 1e12:.3f}) "

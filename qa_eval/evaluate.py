@@ -41,6 +41,11 @@ from qa_eval.store import (
 from qa_eval.task import TaskSpec
 
 
+DEFAULT_BATCH_SIZE = 8
+AUTO = "auto"
+AUTO_MAX_ROWS = 256  # --batch-size auto never builds larger batches
+
+
 @dataclass(frozen=True)
 class RunRequest:
     """Options of one `qa-eval run` (already validated and resolved by the CLI)."""
@@ -48,7 +53,7 @@ class RunRequest:
     task: str
     model: str
     options: ModelOptions
-    batch_size: int = 8
+    batch_size: int | str = DEFAULT_BATCH_SIZE  # or "auto": as many rows as free memory allows
     max_new_tokens: int | None = None  # None: the task's
     min_new_tokens: int = 1
     manifest: str | None = None
@@ -79,6 +84,7 @@ def load_samples(task: TaskSpec, req: RunRequest, cache_dir: Path) -> tuple[list
         digest = manifest_io.file_sha256(path)
     if req.limit is not None:
         samples = samples[: req.limit]
+    samples = manifest_io.canonical_sources(samples, task)
     if not samples:
         raise ConfigError(f"task {task.name}: the manifest holds no samples")
     return samples, digest
@@ -111,7 +117,8 @@ def evaluate(req: RunRequest, log: Any = print) -> tuple[dict[str, Any] | None, 
     world = World.from_env()
     options = replace(req.options, device=world.device_for(req.options.device))
     task, adapter = load_task_and_adapter(req.task, req.model, options)
-    generation = GenerationConfig(req.max_new_tokens or task.max_new_tokens, req.min_new_tokens, req.batch_size)
+    rows = AUTO_MAX_ROWS if req.batch_size == AUTO else int(req.batch_size)
+    generation = GenerationConfig(req.max_new_tokens or task.max_new_tokens, req.min_new_tokens, rows)
     samples, manifest_sha = load_samples(task, req, Path(req.results_dir) / ".cache")
     prompts, prompt_hash = render_prompts(task, adapter, samples)  # refuses unsupported tasks here
     plan = RunPlan(task.name, task.version, req.model, req.options, generation, prompt_hash)
@@ -128,7 +135,8 @@ def evaluate(req: RunRequest, log: Any = print) -> tuple[dict[str, Any] | None, 
         finalize(out_dir, predictions)
     finally:
         world.close()
-    scored = score_predictions(task, predictions, req.seed, scorer_name=req.scorer, options=req.scorer_options)
+    scored = score_predictions(task, predictions, req.seed, scorer_name=req.scorer, options=req.scorer_options,
+                               warn_unknown=False)  # load_samples warned about unknown sources
     meta = {
         **adapter.describe(),
         "batch_size": req.batch_size,
@@ -180,7 +188,15 @@ def _generate_missing(
         adapter.load()
         load_s = time.perf_counter() - t0
         prompt_of = {s.id: p for s, p in zip(samples, prompts)}
-        timing = run_batches(adapter, todo, prompt_of, generation, store, req.num_workers, req.max_audio_s)
+        memory = None
+        if req.batch_size == AUTO:
+            memory = adapter.memory_budget(generation)
+            if memory is None:
+                generation = replace(generation, batch_size=DEFAULT_BATCH_SIZE)
+                log(f"--batch-size auto: {req.model} has no memory estimate; using {DEFAULT_BATCH_SIZE}")
+            else:
+                log(f"--batch-size auto: {memory.describe()} (at most {AUTO_MAX_ROWS} rows)")
+        timing = run_batches(adapter, todo, prompt_of, generation, store, req.num_workers, req.max_audio_s, memory)
         timing.extra["model_load_s"] = round(load_s, 3)
         return timing
     finally:

@@ -22,14 +22,14 @@ import numpy as np
 from qa_eval import registry
 from qa_eval.adapter import AudioInput, ModelAdapter, ModelOptions
 from qa_eval.audio import load_audio
-from qa_eval.batching import make_batches
+from qa_eval.batching import MemoryBudget, make_batches
 from qa_eval.errors import AudioError, QaEvalError
 from qa_eval.records import Generation, GenerationConfig, Prediction, Sample
 from qa_eval.store import PredictionStore
 from qa_eval.task import TaskSpec
 
 # Sample fields copied into each prediction row (DESIGN.md: lang, src_lang, tgt_lang, question).
-_COPIED_FIELDS = ("lang", "src_lang", "tgt_lang", "question")
+_COPIED_FIELDS = ("lang", "src_lang", "tgt_lang", "question", "source_as_given")
 
 
 @dataclass(frozen=True)
@@ -224,11 +224,16 @@ def run_batches(
     store: PredictionStore,
     num_workers: int = 2,
     max_audio_s: float | None = None,
+    memory: MemoryBudget | None = None,
 ) -> Timing:
     """Generate every sample, appending each batch to the store. Returns generation timing."""
     timing = Timing()
     generate = BatchGenerator(adapter, config)
-    batches = make_batches(samples, config.batch_size, max_audio_s)
+    batches = make_batches(samples, config.batch_size, max_audio_s, memory)
+    sizes = [len(b) for b in batches]
+    timing.extra["batches"] = {"n": len(sizes), "min_rows": min(sizes, default=0), "max_rows": max(sizes, default=0)}
+    if memory is not None:
+        timing.extra["auto_batch"] = memory.describe()
     pool = make_decoder_pool(num_workers)
     try:
         for batch, futures in prefetched(batches, pool):

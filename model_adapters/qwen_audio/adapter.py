@@ -13,7 +13,8 @@ import json
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
-from qa_eval.adapter import AudioInput, ModelAdapter, ModelOptions
+from qa_eval.adapter import AudioInput, ModelAdapter, ModelOptions, free_memory_bytes
+from qa_eval.batching import MemoryBudget
 from qa_eval.errors import AdapterError, AudioError, ConfigError
 from qa_eval.intent import PromptIntent
 from qa_eval.records import Generation, GenerationConfig
@@ -56,6 +57,7 @@ class QwenAudioAdapter(ModelAdapter):
     description: ClassVar[str] = "Qwen-Audio (v1) base model, native PyTorch implementation (safetensors, no remote code)"
     family: ClassVar[str] = "qwen-audio"
     default_checkpoint: ClassVar[str] = "Qwen/Qwen-Audio"
+    supports_compile: ClassVar[bool] = True
 
     def __init__(self, options: ModelOptions) -> None:
         super().__init__(options)
@@ -77,7 +79,8 @@ class QwenAudioAdapter(ModelAdapter):
     def load(self) -> None:
         self.checkpoint_dir = self._resolve_checkpoint()
         self.pipeline = QwenAudioPipeline.from_checkpoint(
-            self.checkpoint_dir, self.options.device, self.options.dtype, allow_pickle=self.options.allow_pickle
+            self.checkpoint_dir, self.options.device, self.options.dtype, allow_pickle=self.options.allow_pickle,
+            compile_step=self.options.compile,
         )
         self._revision = self.options.revision or checkpoint_revision(self.checkpoint_dir)
 
@@ -96,6 +99,13 @@ class QwenAudioAdapter(ModelAdapter):
         except Exception as exc:  # network, auth, unknown repo: all mean "cannot load"
             raise AdapterError(f"{ref}: cannot resolve hub checkpoint ({type(exc).__name__}: {exc})") from None
         return Path(path)
+
+    def memory_budget(self, config: GenerationConfig) -> MemoryBudget:
+        from .memory import memory_budget
+
+        model = self._require().model
+        elt = model.lm_head.weight.element_size()
+        return memory_budget(model.config, elt, config.max_new_tokens, free_memory_bytes(str(model.device)))
 
     def _require(self) -> QwenAudioPipeline:
         if self.pipeline is None:

@@ -3,9 +3,10 @@
 Two paths that must give identical ids:
   * ``greedy_generate(..., use_cache=True)``: gpt-fast style. One prefill writes a static,
     preallocated KV cache [layers][B, nh, T + max_new, hd]; then ``StaticDecoder.step()`` decodes
-    one token for every row. The step reads/writes only preallocated buffers (token, step
-    counter, done mask) and has no Python branch on tensor values, so it can later be wrapped
-    in torch.compile / a CUDA graph. Finished rows keep running and emit the pad id.
+    one token for every row. The step (``decode_step``) reads/writes only preallocated buffers
+    (token, step counter, done mask) and has no Python branch on tensor values, so
+    ``compile_step=True`` runs it through torch.compile (on CUDA as CUDA graphs, with cache
+    lengths rounded up to CACHE_BUCKET so that few shapes occur). Finished rows emit the pad id.
   * ``greedy_generate(..., use_cache=False)``: the deliberately simple reference. Every step
     re-runs the full sequence without any cache.
 
@@ -17,14 +18,18 @@ model.logn_table). Token selection: the end token's logit is -inf for the first
 min_new_tokens steps, argmax, finished rows emit the pad id, a row finishes when it emits any
 of ``end_ids``.
 
-Room left for later work: ``StaticDecoder.step`` is the unit to compile/graph-capture; rows
-that are done could be compacted out between steps by index-selecting the cache/buffers.
+Finished rows leave the batch: once at least half of the running rows are done,
+``StaticDecoder.keep()`` index-selects the survivors' cache rows and buffers, so a batch whose
+answers have very different lengths (a 2-token label beside a 30-token transcript) stops paying
+for the finished ones. Each row's arithmetic is its own (attention, norms and RoPE are per row),
+so this changes no id.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 
@@ -123,13 +128,17 @@ class StaticDecoder:
     of the token the next step() chooses), ``done`` [B] bool. Cache per layer: k, v
     [B, nh, S_max, hd] in the model dtype, S_max = T + max_new_tokens."""
 
-    def __init__(self, model: QwenAudioModel, batch: PaddedBatch, settings: GreedySettings) -> None:
+    def __init__(self, model: QwenAudioModel, batch: PaddedBatch, settings: GreedySettings,
+                 compile_step: bool = False) -> None:
         self.model = model
         self.s = settings
         cfg = model.config
         b, self.prompt_len = batch.input_ids.shape
         self.max_len = self.prompt_len + settings.max_new_tokens
+        if compile_step:  # few distinct shapes, so few compilations / CUDA graphs
+            self.max_len = -(-self.max_len // CACHE_BUCKET) * CACHE_BUCKET
         dev, dt = batch.input_ids.device, model.dtype
+        self._step_fn = compiled_decode_step(dev.type) if compile_step else decode_step
         self.pos = PositionTables.build(model, batch, self.max_len)
         shape = (b, cfg.num_attention_heads, self.max_len, cfg.head_dim)
         self.caches = [(torch.zeros(shape, dtype=dt, device=dev), torch.zeros(shape, dtype=dt, device=dev))
@@ -139,8 +148,33 @@ class StaticDecoder:
         self.step_idx = torch.zeros((), dtype=torch.long, device=dev)
         self.done = torch.zeros(b, dtype=torch.bool, device=dev)
         self._slots = torch.arange(self.max_len, device=dev)
+        self._last_prompt_slot = torch.tensor(self.prompt_len - 1, device=dev)
+        self._static_cache = compile_step and dev.type == "cuda"
+        self._mark_cache_static()
 
-    @torch.inference_mode()
+    def _mark_cache_static(self) -> None:
+        """CUDA graphs write the cache in place: tell torch.compile its addresses are fixed."""
+        if self._static_cache:
+            for k, v in self.caches:
+                torch._dynamo.mark_static_address(k)
+                torch._dynamo.mark_static_address(v)
+
+    @property
+    def rows(self) -> int:
+        return self.token.shape[0]
+
+    def keep(self, rows: torch.Tensor) -> None:
+        """Keep only decoder rows `rows` (long [B']), in that order: cache, positions, buffers."""
+        pick = lambda t: t.index_select(0, rows)  # noqa: E731
+        self.caches = [(pick(k), pick(v)) for k, v in self.caches]
+        self._mark_cache_static()
+        p = self.pos
+        self.pos = PositionTables(pick(p.cos), pick(p.sin), pick(p.logn) if p.logn is not None else None,
+                                  pick(p.key_ok))
+        self.token = pick(self.token)
+        self.done = pick(self.done)
+
+    @torch.no_grad()
     def prefill(self, x: torch.Tensor) -> torch.Tensor:
         """x: spliced prompt embeddings [B, T, H]. Fills the cache, chooses token 0; returns it [B]."""
         t = x.shape[1]
@@ -155,45 +189,81 @@ class StaticDecoder:
         self.step_idx.add_(1)
         return self.token
 
-    @torch.inference_mode()
+    @torch.no_grad()
     def step(self) -> torch.Tensor:
         """Feed ``token`` at slot prompt_len + step - 1, choose the next token; returns ``token`` [B]."""
-        slot = (self.step_idx + (self.prompt_len - 1)).view(1)
-        cos = self.pos.cos.index_select(2, slot)
-        sin = self.pos.sin.index_select(2, slot)
-        logn = self.pos.logn.index_select(2, slot) if self.pos.logn is not None else None
-        ok = self.pos.key_ok & (self._slots <= slot)[None, :]
-        mask = _additive(ok[:, None, None, :], self.model.dtype)
-        x = self.model.transformer.wte(self.token[:, None])
-        h = self.model.hidden_states(x, cos, sin, logn, mask, self.caches, slot, attend_cache=True)
-        logits = self.model.logits(h[:, -1])
-        nxt, done = select_next(logits, self.step_idx, self.done, self.s, self.end_ids)
+        p = self.pos
+        nxt, done = self._step_fn(self.model, self.token, self.step_idx, self.done, self.caches, p.cos, p.sin,
+                                  p.logn, p.key_ok, self._slots, self._last_prompt_slot, self.end_ids, self.s)
         self.token.copy_(nxt)
         self.done.copy_(done)
         self.step_idx.add_(1)
         return self.token
 
 
-@torch.inference_mode()
+def decode_step(
+    model: QwenAudioModel, token: torch.Tensor, step_idx: torch.Tensor, done: torch.Tensor,
+    caches: Sequence[tuple[torch.Tensor, torch.Tensor]], cos: torch.Tensor, sin: torch.Tensor,
+    logn: torch.Tensor | None, key_ok: torch.Tensor, slots: torch.Tensor, last_prompt_slot: torch.Tensor,
+    end_ids: torch.Tensor, s: GreedySettings,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One token for every row (the body of StaticDecoder.step, a free function so one compiled
+    version serves every decoder): writes k/v at slot last_prompt_slot + step_idx, attends over
+    the cache, returns (next ids [B], new done [B]). Only tensors vary between calls."""
+    slot = (step_idx + last_prompt_slot).view(1)
+    ok = key_ok & (slots <= slot)[None, :]
+    mask = _additive(ok[:, None, None, :], model.dtype)
+    x = model.transformer.wte(token[:, None])
+    step_logn = logn.index_select(2, slot) if logn is not None else None
+    h = model.hidden_states(x, cos.index_select(2, slot), sin.index_select(2, slot), step_logn, mask, caches,
+                            slot, attend_cache=True)
+    return select_next(model.logits(h[:, -1]), step_idx, done, s, end_ids)
+
+
+CACHE_BUCKET = 128  # compiled steps: cache lengths rounded up to a multiple of this
+
+
+@functools.lru_cache(maxsize=None)
+def compiled_decode_step(device_type: str) -> Callable[..., tuple[torch.Tensor, torch.Tensor]]:
+    """decode_step through torch.compile; on CUDA with CUDA graphs ("reduce-overhead"), so a
+    step is one graph replay instead of hundreds of kernel launches."""
+    mode = "reduce-overhead" if device_type == "cuda" else None
+    return torch.compile(decode_step, mode=mode)
+
+
+@torch.no_grad()
 def greedy_generate(
     model: QwenAudioModel,
     batch: PaddedBatch,
     audio_feats: Sequence[torch.Tensor],
     settings: GreedySettings,
     use_cache: bool = True,
+    compact: bool = True,
+    compile_step: bool = False,
 ) -> torch.Tensor:
     """Greedy ids [B, n_steps] (n_steps <= max_new_tokens; rows that finished early hold pad_id
-    after their end token). audio_feats: per ``<audio>`` span, row-major order."""
+    after their end token). audio_feats: per ``<audio>`` span, row-major order. compact=False
+    keeps finished rows in the batch (for tests and measurements); compile_step runs the
+    per-token step through torch.compile (CUDA graphs on CUDA)."""
     x = model.embed(batch.input_ids, audio_feats)
     if not use_cache:
         return _reference_generate(model, batch, x, settings)
-    dec = StaticDecoder(model, batch, settings)
-    out = [dec.prefill(x).clone()]
-    for _ in range(settings.max_new_tokens - 1):
-        if bool(dec.done.all()):
+    dec = StaticDecoder(model, batch, settings, compile_step)
+    out = torch.full((x.shape[0], settings.max_new_tokens), settings.pad_id, dtype=torch.long, device=x.device)
+    out[:, 0] = dec.prefill(x)
+    running = torch.arange(x.shape[0], device=x.device)  # original row of each decoder row
+    n_steps = 1
+    while n_steps < settings.max_new_tokens:
+        n_done = int(dec.done.sum())
+        if n_done == dec.rows:
             break
-        out.append(dec.step().clone())
-    return torch.stack(out, dim=1)
+        if compact and 2 * n_done >= dec.rows:
+            alive = (~dec.done).nonzero().squeeze(1)
+            dec.keep(alive)
+            running = running.index_select(0, alive)
+        out[running, n_steps] = dec.step()
+        n_steps += 1
+    return out[:, :n_steps]
 
 
 def _reference_generate(

@@ -52,8 +52,10 @@ class GenerationResult:
 
 
 class QwenAudioPipeline:
-    def __init__(self, model: QwenAudioModel, tokenizer: QwenAudioTokenizer, mel_filters: torch.Tensor) -> None:
+    def __init__(self, model: QwenAudioModel, tokenizer: QwenAudioTokenizer, mel_filters: torch.Tensor,
+                 compile_step: bool = False) -> None:
         self.model = model
+        self.compile_step = compile_step  # torch.compile the decode step (see generate.py)
         self.tokenizer = tokenizer
         self.mel_filters = mel_filters.to(model.device)
         a = model.config.audio
@@ -67,11 +69,12 @@ class QwenAudioPipeline:
 
     @classmethod
     def from_checkpoint(
-        cls, checkpoint_dir: str | Path, device: str = "cpu", dtype: str = "float32", allow_pickle: bool = False
+        cls, checkpoint_dir: str | Path, device: str = "cpu", dtype: str = "float32", allow_pickle: bool = False,
+        compile_step: bool = False,
     ) -> "QwenAudioPipeline":
         cfg = QwenAudioConfig.from_file(Path(checkpoint_dir) / "config.json")
         model = load_model(checkpoint_dir, device, resolve_dtype(dtype), cfg, allow_pickle)
-        return cls(model, QwenAudioTokenizer.from_dir(checkpoint_dir), load_mel_filters(checkpoint_dir))
+        return cls(model, QwenAudioTokenizer.from_dir(checkpoint_dir), load_mel_filters(checkpoint_dir), compile_step)
 
     @property
     def device(self) -> torch.device:
@@ -96,7 +99,7 @@ class QwenAudioPipeline:
             raise AdapterError(f"prompt of {len(ids)} tokens exceeds the supported {MAX_PROMPT_TOKENS}")
         return PreparedPrompt(ids, lengths, waves, urls)
 
-    @torch.inference_mode()
+    @torch.no_grad()
     def audio_features(self, prompts: Sequence[PreparedPrompt]) -> list[torch.Tensor]:
         """Span features [span, H] of every audio of every prompt, row-major prompt order."""
         lengths = [a for p in prompts for a in p.lengths]
@@ -107,7 +110,7 @@ class QwenAudioPipeline:
         mels = log_mel_batch(waves, self.mel_filters, self.device)
         return self.model.transformer.audio.encode(mels, lengths, ctx)
 
-    @torch.inference_mode()
+    @torch.no_grad()
     def run(
         self,
         prompts: Sequence[PreparedPrompt],
@@ -124,7 +127,7 @@ class QwenAudioPipeline:
         settings = GreedySettings(max_new_tokens, min_new_tokens, end, tok.eod_id, tok.eod_id)
         batch = left_pad([p.input_ids for p in prompts], tok.eod_id, self.device)
         feats = self.audio_features(prompts)
-        ids = greedy_generate(self.model, batch, feats, settings, use_cache=use_cache).tolist()
+        ids = greedy_generate(self.model, batch, feats, settings, use_cache, compile_step=self.compile_step).tolist()
         out = []
         for row in ids:
             new = cut_at_end(row, end)

@@ -44,6 +44,8 @@ def generate_file(
     batch_size: int = 1,
     device: str = "cpu",
     dtype: str = "float32",
+    allow_pickle: bool = False,
+    compile_step: bool = False,
 ) -> int:
     """Run every case; returns the number of cases that failed (0 = all written with text)."""
     from qa_eval.audio import load_audio
@@ -52,7 +54,7 @@ def generate_file(
         raise ConfigError("need max_new_tokens >= 1, 0 <= min_new_tokens <= max_new_tokens, batch_size >= 1")
     cases_path = Path(prompts_path)
     cases = _read_cases(cases_path)
-    pipe = QwenAudioPipeline.from_checkpoint(checkpoint, device, dtype)
+    pipe = QwenAudioPipeline.from_checkpoint(checkpoint, device, dtype, allow_pickle, compile_step)
     base = cases_path.parent
     rows: list[dict | None] = [None] * len(cases)
     ready: list[tuple[int, PreparedPrompt]] = []

@@ -5,9 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
+from toolchain import cpp_toolchain_missing
 
 from qa_eval import cli
 from qa_eval.bench import clip_durations, engine_batches, shape_config
+
+
+# engine-compiled needs a C++ toolchain for torch.compile's CPU kernels (.ci/run installs one)
+MODES = ("engine", "hf-single", "hf-batched") + (() if cpp_toolchain_missing() else ("engine-compiled",))
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -21,10 +26,12 @@ def test_bench_tiny_cli(tmp_path, capsys):
     out = tmp_path / "bench.json"
     rc = cli.main(["bench", "--model", "qwen-audio", "--random-weights", "--shape", "tiny", "--clips", "3",
                    "--batch-size", "2", "--new-tokens", "4", "--device", "cpu", "--dtype", "float32",
-                   "--out", str(out)])
+                   "--modes", ",".join(MODES), "--out", str(out)])
     assert rc == 0
     doc = json.loads(out.read_text())
-    assert set(doc["modes"]) == {"engine", "hf-single", "hf-batched"}
+    assert set(doc["modes"]) == set(MODES)
+    assert doc["compiled_ids_equal_engine"] is (True if "engine-compiled" in MODES else None)
+    assert 0.0 <= doc["prefill_padding_fraction"] < 1.0
     for r in doc["modes"].values():
         assert r["n_tokens"] == 3 * 4  # exactly new_tokens per clip in every mode
         for key in ("wall_s", "rtfx", "tokens_per_s", "peak_memory_bytes"):

@@ -7,7 +7,7 @@ from importlib.metadata import EntryPoint
 import pytest
 
 from qa_eval import registry
-from qa_eval.batching import make_batches
+from qa_eval.batching import MemoryBudget, make_batches
 from qa_eval.errors import RegistryError
 from qa_eval.records import Sample
 
@@ -26,6 +26,19 @@ def test_audio_seconds_budget_limits_long_batches() -> None:
     samples = [_s(i, d) for i, d in enumerate([30.0, 30.0, 2.0, 2.0, 2.0, 2.0])]
     batches = make_batches(samples, batch_size=8, max_audio_s=60.0)
     assert [len(b) for b in batches] == [2, 4]
+
+
+def test_memory_budget_sets_rows_by_longest_clip() -> None:
+    """A row costs 10 + 2 x (longest seconds) bytes; 100 bytes free."""
+    budget = MemoryBudget(100, lambda s: int(10 + 2 * s))
+    assert (budget.max_rows(30.0), budget.max_rows(5.0), budget.max_rows(1000.0)) == (1, 5, 1)
+    samples = [_s(i, d) for i, d in enumerate([30.0, 20.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0, 1.0])]
+    batches = make_batches(samples, batch_size=64, memory=budget)
+    # 20 s: 2 rows fit (100 // 50); 5 s: 5 rows (100 // 20)
+    assert [[s.duration_s for s in b] for b in batches] == [[30.0], [20.0, 5.0], [5.0] * 5, [1.0]]
+    for b in batches:
+        assert len(b) <= budget.max_rows(max(s.duration_s for s in b))
+    assert [len(b) for b in make_batches(samples, batch_size=3, memory=budget)] == [1, 2, 3, 3]
 
 
 def test_every_sample_is_batched_once() -> None:
@@ -61,3 +74,13 @@ def test_every_installed_plugin_loads() -> None:
     for kind in ("task", "model", "scorer"):
         for name in registry.names(kind):
             assert registry.load(kind, name) is not None
+
+
+def test_batch_size_flag_accepts_auto_or_a_positive_integer() -> None:
+    from qa_eval.cli import build_parser
+
+    parse = lambda v: build_parser().parse_args(["run", "--task", "t", "--model", "m", "--batch-size", v])  # noqa: E731
+    assert parse("auto").batch_size == "auto" and parse("16").batch_size == 16
+    for bad in ("0", "-2", "big"):
+        with pytest.raises(SystemExit):
+            parse(bad)

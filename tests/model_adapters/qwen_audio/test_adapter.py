@@ -114,3 +114,39 @@ def test_generate_file(tmp_path):
         assert r["token_ids"] == BY_ID[r["id"]]["greedy_ids_single"]
         assert r["text"] == BY_ID[r["id"]]["text_single"]
     assert rows[3]["token_ids"] is None and "not found" in rows[3]["error"]
+
+
+def _runner(tmp_path):
+    """run(batch_size, name) -> (metrics, [(id, prediction)], log lines) on 10 librispeech-sample clips."""
+    from qa_eval.evaluate import RunRequest, evaluate
+
+    def run(batch_size, name):
+        req = RunRequest(task="librispeech-sample", model="qwen-audio",
+                         options=ModelOptions(str(FIXTURE), "cpu", "float32"), batch_size=batch_size,
+                         max_new_tokens=6, limit=10, out_dir=str(tmp_path / name),
+                         results_dir=str(tmp_path), num_workers=0, max_failed_fraction=0.0)
+        logs: list[str] = []
+        doc, out = evaluate(req, log=lambda *a: logs.append(" ".join(map(str, a))))
+        preds = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+        return doc, [(p["id"], p["prediction"]) for p in preds], logs
+
+    return run
+
+
+def test_batch_size_auto_matches_batch_size_one(tmp_path):
+    run = _runner(tmp_path)
+    auto_doc, auto_preds, logs = run("auto", "auto")
+    _, one_preds, _ = run(1, "one")
+    assert auto_preds == one_preds and len(auto_preds) == 10
+    meta = auto_doc["meta"]
+    assert meta["batch_size"] == "auto"
+    assert meta["timing"]["auto_batch"]["free_bytes"] > 0
+    assert meta["timing"]["batches"]["n"] == 1 and meta["timing"]["batches"]["max_rows"] == 10  # tiny model
+    assert any("--batch-size auto" in line for line in logs)
+
+
+def test_batch_size_auto_without_an_estimate_uses_the_default(tmp_path, monkeypatch):
+    monkeypatch.setattr(QwenAudioAdapter, "memory_budget", lambda self, config: None)
+    doc, preds, logs = _runner(tmp_path)("auto", "fallback")
+    assert doc["meta"]["timing"]["batches"]["max_rows"] == 8 and len(preds) == 10
+    assert any("no memory estimate" in line for line in logs)

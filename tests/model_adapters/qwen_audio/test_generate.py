@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from toolchain import cpp_toolchain_missing
 import torch
 
 from model_adapters.qwen_audio.generate import GreedySettings, cut_at_end, left_pad, select_next
@@ -36,6 +37,27 @@ def test_batched_greedy_ids_equal_single(pipe32, prepared32):
     for case, r in zip(BATCHED, out):
         assert r.raw_ids == case["greedy_ids_single"], case["id"]
         assert r.text == case["text_single"]
+
+
+def test_finished_rows_leave_the_batch_without_changing_ids(pipe32, prepared32, monkeypatch):
+    """End ids picked from the recorded outputs make the 9 batched rows finish at different
+    steps; the engine drops finished rows (StaticDecoder.keep) and every row still equals its
+    recorded single-sample ids up to its end token, then pad."""
+    from model_adapters.qwen_audio import generate
+
+    kept: list[int] = []
+    real_keep = generate.StaticDecoder.keep
+    monkeypatch.setattr(generate.StaticDecoder, "keep", lambda self, rows: (kept.append(len(rows)), real_keep(self, rows)))
+    recorded = [c["greedy_ids_single"] for c in BATCHED]
+    end = tuple({EOD} | {ids[2 + 2 * k] for k, ids in enumerate(recorded[:6])})
+    out = pipe32.run([prepared32[c["id"]] for c in BATCHED], 24, 24, end_ids=end)
+    lengths = []
+    for ids, r in zip(recorded, out):
+        stop = next((i for i, t in enumerate(ids) if t in end), len(ids) - 1)
+        lengths.append(stop + 1)
+        assert r.raw_ids[: stop + 1] == ids[: stop + 1]
+        assert all(t == EOD for t in r.raw_ids[stop + 1:])
+    assert len(set(lengths)) > 2 and kept and kept == sorted(kept, reverse=True)
 
 
 def test_fast_path_equals_reference_path_on_fixture(pipe32, prepared32, singles32):
@@ -111,3 +133,18 @@ def test_early_stop_rows_emit_pad(random_pipe):
 def test_left_pad():
     b = left_pad([[1, 2, 3], [4]], EOD)
     assert b.input_ids.tolist() == [[1, 2, 3], [EOD, EOD, 4]] and b.pad_lens == [0, 2] and b.true_lens == [3, 1]
+
+
+@pytest.mark.skipif(cpp_toolchain_missing() is not None, reason=str(cpp_toolchain_missing()))
+def test_compiled_step_gives_the_recorded_ids(pipe32, prepared32):
+    """--compile: the torch.compile'd decode step (inductor C++ kernels on the CPU; CUDA graphs
+    on CUDA) over a bucketed cache, with rows leaving the batch, still gives every recorded id."""
+    compiled = QwenAudioPipeline(pipe32.model, pipe32.tokenizer, pipe32.mel_filters, compile_step=True)
+    recorded = [c["greedy_ids_single"] for c in BATCHED]
+    end = tuple({EOD} | {ids[3 + 3 * k] for k, ids in enumerate(recorded[:4])})
+    out = compiled.run([prepared32[c["id"]] for c in BATCHED], 24, 24, end_ids=end)
+    eager = pipe32.run([prepared32[c["id"]] for c in BATCHED], 24, 24, end_ids=end)
+    assert [r.raw_ids for r in out] == [r.raw_ids for r in eager]
+    for ids, r in zip(recorded, out):
+        stop = next((i for i, t in enumerate(ids) if t in end), len(ids) - 1)
+        assert r.raw_ids[: stop + 1] == ids[: stop + 1]
