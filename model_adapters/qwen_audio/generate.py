@@ -18,6 +18,10 @@ model.logn_table). Token selection: the end token's logit is -inf for the first
 min_new_tokens steps, argmax, finished rows emit the pad id, a row finishes when it emits any
 of ``end_ids``.
 
+Packed prefill: when more than PACK_MIN_PADDING of the batch is padding, the prompt pass lays
+the rows end to end (no padding) for the projections and MLPs and attends per row; the cache
+and every later step are the same as after a padded prefill.
+
 Finished rows leave the batch: once at least half of the running rows are done,
 ``StaticDecoder.keep()`` index-selects the survivors' cache rows and buffers, so a batch whose
 answers have very different lengths (a 2-token label beside a 30-token transcript) stops paying
@@ -33,7 +37,7 @@ from typing import Callable, Sequence
 
 import torch
 
-from .model import QwenAudioModel, logn_table, ntk_alpha, rope_tables
+from .model import PackedRow, QwenAudioModel, logn_table, ntk_alpha, rope_tables
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +138,7 @@ class StaticDecoder:
         self.s = settings
         cfg = model.config
         b, self.prompt_len = batch.input_ids.shape
+        self.pad_lens = list(batch.pad_lens)
         self.max_len = self.prompt_len + settings.max_new_tokens
         if compile_step:  # few distinct shapes, so few compilations / CUDA graphs
             self.max_len = -(-self.max_len // CACHE_BUCKET) * CACHE_BUCKET
@@ -173,21 +178,40 @@ class StaticDecoder:
                                   pick(p.key_ok))
         self.token = pick(self.token)
         self.done = pick(self.done)
+        self.pad_lens = [self.pad_lens[i] for i in rows.tolist()]
 
     @torch.no_grad()
     def prefill(self, x: torch.Tensor) -> torch.Tensor:
-        """x: spliced prompt embeddings [B, T, H]. Fills the cache, chooses token 0; returns it [B]."""
+        """x: spliced prompt embeddings [B, T, H]. Fills the cache, chooses token 0; returns it [B].
+
+        When more than PACK_MIN_PADDING of the batch is left padding, the prefill runs packed
+        (rows end to end, no padding; see QwenAttention.forward_packed), else as one padded batch."""
         t = x.shape[1]
-        cos, sin, logn = self.pos.window(t)
-        mask = self.pos.causal_mask(t, self.model.dtype)
-        write = self._slots[:t]
-        h = self.model.hidden_states(x, cos, sin, logn, mask, self.caches, write, attend_cache=False)
-        logits = self.model.logits(h[:, -1])
+        if padding_share(self.pad_lens, t) > PACK_MIN_PADDING:
+            last = self._prefill_packed(x)
+        else:
+            cos, sin, logn = self.pos.window(t)
+            mask = self.pos.causal_mask(t, self.model.dtype)
+            write = self._slots[:t]
+            last = self.model.hidden_states(x, cos, sin, logn, mask, self.caches, write, attend_cache=False)[:, -1]
+        logits = self.model.logits(last)
         nxt, done = select_next(logits, self.step_idx, self.done, self.s, self.end_ids)
         self.token.copy_(nxt)
         self.done.copy_(done)
         self.step_idx.add_(1)
         return self.token
+
+    def _prefill_packed(self, x: torch.Tensor) -> torch.Tensor:
+        """Hidden state [B, H] of each row's last prompt token, computed without the padding."""
+        t, p = x.shape[1], self.pos
+        rows, start = [], 0
+        for b, pad in enumerate(self.pad_lens):
+            logn = p.logn[b : b + 1, :, pad:t] if p.logn is not None else None
+            rows.append(PackedRow(b, start, t - pad, pad, p.cos[b : b + 1, :, pad:t], p.sin[b : b + 1, :, pad:t], logn))
+            start += t - pad
+        packed = torch.cat([x[b, pad:] for b, pad in enumerate(self.pad_lens)])
+        h = self.model.hidden_states_packed(packed, rows, self.caches)
+        return h[[r.start + r.length - 1 for r in rows]]
 
     @torch.no_grad()
     def step(self) -> torch.Tensor:
@@ -218,6 +242,14 @@ def decode_step(
     h = model.hidden_states(x, cos.index_select(2, slot), sin.index_select(2, slot), step_logn, mask, caches,
                             slot, attend_cache=True)
     return select_next(model.logits(h[:, -1]), step_idx, done, s, end_ids)
+
+
+PACK_MIN_PADDING = 0.15  # prefill packed (no padding) when more of the batch than this is padding
+
+
+def padding_share(pad_lens: Sequence[int], t: int) -> float:
+    """Share of a [B, t] left-padded batch's positions that are padding."""
+    return sum(pad_lens) / (len(pad_lens) * t) if pad_lens and t else 0.0
 
 
 CACHE_BUCKET = 128  # compiled steps: cache lengths rounded up to a multiple of this

@@ -13,6 +13,7 @@ nh = heads, hd = head dim, N = audios, F = mel frames, D = encoder width.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Sequence
 
 import torch
@@ -206,6 +207,21 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     return torch.cat((xr, x[..., rot:].float()), dim=-1).to(x.dtype)
 
 
+@dataclass
+class PackedRow:
+    """One prompt inside a packed (padding-free) prefill: its tokens are x[start : start + length]
+    of the packed sequence and go to cache row `row`, slots first_slot.. (after its left pad);
+    cos/sin [1, 1, length, rot] and logn [1, 1, length, 1] (or None) are those slots' values."""
+
+    row: int
+    start: int
+    length: int
+    first_slot: int
+    cos: torch.Tensor
+    sin: torch.Tensor
+    logn: torch.Tensor | None
+
+
 class QwenAttention(nn.Module):
     """Fused q|k|v projection (with bias), RoPE, optional logn query scaling, SDPA, c_proj."""
 
@@ -250,6 +266,31 @@ class QwenAttention(nn.Module):
         return linear(self.c_proj, o.transpose(1, 2).reshape(b, t, h))
 
 
+    def forward_packed(
+        self, x: torch.Tensor, rows: Sequence["PackedRow"], cache: tuple[torch.Tensor, torch.Tensor]
+    ) -> torch.Tensor:
+        """Prefill without padding. x [N, H]: the rows' tokens laid end to end. Projections run
+        on all N tokens at once; RoPE, logn, the cache write (at the row's own slots) and causal
+        attention run per row, over that row's tokens only. Returns [N, H]."""
+        n, h = x.shape
+        qkv = linear(self.c_attn, x)
+        k_cache, v_cache = cache
+        out = []
+        for r in rows:
+            q, k, v = (t.view(1, r.length, self.n_head, self.head_dim).transpose(1, 2)
+                       for t in qkv[r.start : r.start + r.length].split(h, dim=-1))
+            q = apply_rope(q, r.cos, r.sin)
+            k = apply_rope(k, r.cos, r.sin)
+            if r.logn is not None:
+                q = q * r.logn.to(q.dtype)
+            slots = slice(r.first_slot, r.first_slot + r.length)
+            k_cache[r.row, :, slots] = k[0]
+            v_cache[r.row, :, slots] = v[0]
+            o = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            out.append(o[0].transpose(0, 1).reshape(r.length, h))
+        return linear(self.c_proj, torch.cat(out))
+
+
 class QwenMLP(nn.Module):
     """c_proj(w1(x) * silu(w2(x))) -- the SiLU is on w2."""
 
@@ -274,6 +315,11 @@ class QwenBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, *attn_args, **attn_kwargs) -> torch.Tensor:
         x = x + self.attn(self.ln_1(x), *attn_args, **attn_kwargs)
+        return x + self.mlp(self.ln_2(x))
+
+    def forward_packed(self, x: torch.Tensor, rows: Sequence["PackedRow"],
+                       cache: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        x = x + self.attn.forward_packed(self.ln_1(x), rows, cache)
         return x + self.mlp(self.ln_2(x))
 
 
@@ -346,6 +392,14 @@ class QwenAudioModel(nn.Module):
         for i, block in enumerate(self.transformer.h):
             cache = caches[i] if caches is not None else None
             x = block(x, cos, sin, logn, mask, cache, write_pos, attend_cache)
+        return self.transformer.ln_f(x)
+
+    def hidden_states_packed(self, x: torch.Tensor, rows: Sequence["PackedRow"],
+                             caches: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+        """The prefill without padding: x [N, H] (rows end to end, see PackedRow) -> [N, H],
+        each row's k/v written into its cache row at its own slots."""
+        for block, cache in zip(self.transformer.h, caches):
+            x = block.forward_packed(x, rows, cache)
         return self.transformer.ln_f(x)
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:

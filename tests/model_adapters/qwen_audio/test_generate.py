@@ -148,3 +148,27 @@ def test_compiled_step_gives_the_recorded_ids(pipe32, prepared32):
     for ids, r in zip(recorded, out):
         stop = next((i for i, t in enumerate(ids) if t in end), len(ids) - 1)
         assert r.raw_ids[: stop + 1] == ids[: stop + 1]
+
+
+@pytest.mark.parametrize("pack", [True, False], ids=["packed-prefill", "padded-prefill"])
+def test_packed_and_padded_prefill_give_the_recorded_ids(pipe32, prepared32, random_pipe, monkeypatch, pack):
+    """Both prefill layouts (rows end to end without padding, or one left-padded batch) give the
+    recorded single-sample ids on the fixture batch, and the same ids on a random model whose
+    prompts pass seq_length (NTK + logn active)."""
+    from model_adapters.qwen_audio import generate
+
+    monkeypatch.setattr(generate, "PACK_MIN_PADDING", -1.0 if pack else 2.0)
+    packed_calls = []
+    real = generate.StaticDecoder._prefill_packed
+    monkeypatch.setattr(generate.StaticDecoder, "_prefill_packed", lambda self, x: (packed_calls.append(1), real(self, x))[1])
+    out = pipe32.run([prepared32[c["id"]] for c in BATCHED], 24, 24)
+    assert [r.raw_ids for r in out] == [c["greedy_ids_single"] for c in BATCHED]
+    rng = np.random.default_rng(1)
+    prompts = [
+        random_pipe.prepare("Audio 1:<audio>x</audio>\nAudio 2:<audio>y</audio>\nWhich?",
+                            [rng.standard_normal(5000).astype(np.float32) * 0.1, rng.standard_normal(30000).astype(np.float32) * 0.1]),
+        random_pipe.prepare("Hello there", []),
+    ]
+    batched = random_pipe.run(prompts, 8, 3)
+    assert [r.raw_ids for r in batched] == [random_pipe.run([p], 8, 3)[0].raw_ids for p in prompts]
+    assert bool(packed_calls) is pack
