@@ -164,8 +164,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="random weights at --shape (the only mode: no checkpoint is read)")
     p.add_argument("--shape", default="tiny", choices=["tiny", "small", "full"],
                    help="tiny: toy; small: the CPU shape (8+8 layers, hidden 1024/320); full: real Qwen-Audio")
-    p.add_argument("--batch-size", type=int, default=16, help="(default: 16)")
+    p.add_argument("--batch-size", type=batch_size_arg, default=16,
+                   help="(default: 16; 'auto' only with --end-to-end)")
     p.add_argument("--new-tokens", type=int, default=32, help="forced new tokens per clip (default: 32)")
+    p.add_argument("--end-to-end", action="store_true",
+                   help="time a whole evaluation instead: random checkpoint written in the original format, "
+                        "--clips FLAC files (2620 = LibriSpeech test-clean's shape), qa-eval run's full path")
+    p.add_argument("--workdir", help="--end-to-end: where the checkpoint, audio and runs are cached "
+                                     "(default: ~/.cache/qa-eval/bench-e2e)")
+    p.add_argument("--compile", action="store_true", help="--end-to-end: run with --compile")
+    p.add_argument("--num-workers", type=int, help="--end-to-end: audio decoding processes (default: cores - 1, max 8)")
     p.add_argument("--clips", type=int, default=32, help="number of synthetic clips (default: 32)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default: auto)")
     p.add_argument("--dtype", default="auto", help="float32, bfloat16, float16 or auto")
@@ -300,14 +308,27 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise ConfigError("qa-eval bench supports --model qwen-audio")
     if not args.random_weights:
         raise ConfigError("qa-eval bench needs --random-weights (benchmarks build random models at --shape)")
+    device = resolve_device(args.device)
+    log = (lambda *a: print(*a, file=sys.stderr))
+    if args.end_to_end:
+        from qa_eval.bench_e2e import run_end_to_end
+
+        doc = run_end_to_end(args.shape, args.clips, args.batch_size, args.new_tokens, device,
+                             resolve_dtype(args.dtype, device), args.workdir, args.compile, args.num_workers, log)
+        print(json.dumps({k: v for k, v in doc.items() if k != "hardware"}, indent=2))
+        if args.out:
+            from qa_eval.store import write_json_atomic
+
+            write_json_atomic(Path(args.out), doc)
+        return 0 if doc["n_failed"] == 0 else 1
+    if args.batch_size == "auto":
+        raise ConfigError("qa-eval bench: --batch-size auto needs --end-to-end (the engine modes use a fixed size)")
     from qa_eval.bench import format_table, run_bench
 
-    device = resolve_device(args.device)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     try:
         doc = run_bench(args.shape, args.batch_size, args.new_tokens, args.clips, device,
-                        resolve_dtype(args.dtype, device), modes, args.out, ref_clips=args.ref_clips,
-                        log=lambda *a: print(*a, file=sys.stderr))
+                        resolve_dtype(args.dtype, device), modes, args.out, ref_clips=args.ref_clips, log=log)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     print(format_table(doc))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from toolchain import cpp_toolchain_missing
@@ -70,3 +71,20 @@ def test_small_shape_structure():
     counts = param_counts(QwenAudioConfig.from_dict(shape_config("small")))
     assert counts["embedding"] == counts["lm_head"] == 155947 * 1024
     assert 0.08 < counts["encoder_fraction_of_non_embedding"] < 0.12
+
+
+def test_end_to_end_bench_runs_the_whole_evaluation(tmp_path, capsys):
+    """--end-to-end: random checkpoint in the original format, FLAC clips, qa-eval run's path."""
+    out = tmp_path / "e2e.json"
+    rc = cli.main(["bench", "--random-weights", "--end-to-end", "--shape", "tiny", "--clips", "6",
+                   "--batch-size", "auto", "--new-tokens", "5", "--device", "cpu", "--workdir", str(tmp_path),
+                   "--num-workers", "0", "--out", str(out)])
+    assert rc == 0
+    doc = json.loads(out.read_text())
+    assert doc["n_failed"] == 0 and doc["n_clips"] == 6 and doc["batch_size"] == "auto"
+    assert 0 < doc["end_to_end_s"] <= doc["evaluate_wall_s"] and doc["rtfx_end_to_end"] > 0
+    assert (tmp_path / "checkpoint-tiny-float32-0" / "config.json").is_file()
+    preds = [json.loads(x) for x in (Path(doc["run_dir"]) / "predictions.jsonl").read_text().splitlines()]
+    assert len(preds) == 6 and all(p["n_new_tokens"] == 5 and p["error"] is None for p in preds)
+    assert json.loads((Path(doc["run_dir"]) / "metrics.json").read_text())["meta"]["batch_size"] == "auto"
+    assert cli.main(["bench", "--random-weights", "--batch-size", "auto"]) != 0  # engine modes need a number
