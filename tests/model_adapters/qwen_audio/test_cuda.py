@@ -9,19 +9,17 @@ the `--batch-size auto` estimate above the memory a batch really allocates.
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
-from model_adapters.qwen_audio.generate import PositionTables, left_pad
 from model_adapters.qwen_audio.pipeline import QwenAudioPipeline
 
-from .conftest import BATCHED, CASES, FIXTURE, tensor
+from .conftest import BATCHED, CASES, FIXTURE
+from .test_model import check_against_reference
 
 pytestmark = pytest.mark.gpu
 
 EOD = 151643
-TOL = {"float32": (1e-3, 1e-3, 2e-3), "bfloat16": (0.08, 0.1, 0.3)}  # as test_model.py
 MARGIN_F32 = 1e-3  # a recorded top1 - top2 margin below this may flip under float32 rounding
 
 
@@ -46,20 +44,6 @@ def cuda16(waveforms):
     return pipe, {c["id"]: pipe.prepare(c["prompt"], waveforms[c["id"]]) for c in CASES}
 
 
-def _forward_one(pipe, prepared):
-    m = pipe.model
-    feats = pipe.audio_features([prepared])
-    batch = left_pad([prepared.input_ids], EOD, m.device)
-    x = m.embed(batch.input_ids, feats)
-    n = x.shape[1]
-    pos = PositionTables.build(m, batch, n)
-    cos, sin, logn = pos.window(n)
-    with torch.no_grad():
-        h = m.hidden_states(x, cos, sin, logn, pos.causal_mask(n, m.dtype))
-        logits = m.logits(h[0, -1])
-    return [f.float().cpu().numpy() for f in feats], h[0].float().cpu().numpy(), logits.cpu().numpy()
-
-
 def _decidable(case) -> int:
     return next((i for i, m in enumerate(case["greedy_margins_single"]) if m < MARGIN_F32),
                 len(case["greedy_ids_single"]))
@@ -69,12 +53,7 @@ def _decidable(case) -> int:
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
 def test_cuda_matches_reference_tensors(cuda32, cuda16, case, dtype):
     pipe, prepared = cuda32 if dtype == "float32" else cuda16
-    tol_f, tol_h, tol_l = TOL[dtype]
-    feats, hidden, logits = _forward_one(pipe, prepared[case["id"]])
-    for k, f in enumerate(feats):
-        np.testing.assert_allclose(f, tensor(f"{case['id']}.audio_feats{k}"), atol=tol_f, rtol=0)
-    np.testing.assert_allclose(hidden, tensor(f"{case['id']}.hidden_final"), atol=tol_h, rtol=0)
-    np.testing.assert_allclose(logits, tensor(f"{case['id']}.logits_last"), atol=tol_l, rtol=0)
+    check_against_reference(pipe, prepared, case, dtype)
 
 
 def test_cuda_greedy_ids_single_and_batched(cuda32):

@@ -25,7 +25,7 @@ def forward_one(pipe, prepared):
     """(audio feats list, hidden_final [T, H], logits_last [V]) of one prompt, unpadded."""
     m = pipe.model
     feats = pipe.audio_features([prepared])
-    batch = left_pad([prepared.input_ids], 151643)
+    batch = left_pad([prepared.input_ids], 151643, m.device)
     x = m.embed(batch.input_ids, feats)
     n = x.shape[1]
     pos = PositionTables.build(m, batch, n)
@@ -33,30 +33,30 @@ def forward_one(pipe, prepared):
     with torch.inference_mode():
         h = m.hidden_states(x, cos, sin, logn, pos.causal_mask(n, m.dtype))
         logits = m.logits(h[0, -1])
-    return feats, h[0].float().numpy(), logits.numpy()
+    return feats, h[0].float().cpu().numpy(), logits.cpu().numpy()
 
 
-def _check(pipe, prepared, case, dtype):
+def check_against_reference(pipe, prepared, case, dtype):
     tol_f, tol_h, tol_l = TOL[dtype]
     feats, hidden, logits = forward_one(pipe, prepared[case["id"]])
     assert len(feats) == len(case["audios"])
     for k, f in enumerate(feats):
         ref = tensor(f"{case['id']}.audio_feats{k}")
         assert f.shape == ref.shape
-        np.testing.assert_allclose(f.float().numpy(), ref, atol=tol_f, rtol=0, err_msg=f"audio_feats{k}")
+        np.testing.assert_allclose(f.float().cpu().numpy(), ref, atol=tol_f, rtol=0, err_msg=f"audio_feats{k}")
     np.testing.assert_allclose(hidden, tensor(f"{case['id']}.hidden_final"), atol=tol_h, rtol=0)
     np.testing.assert_allclose(logits, tensor(f"{case['id']}.logits_last"), atol=tol_l, rtol=0)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
 def test_float32_matches_reference(pipe32, prepared32, case):
-    _check(pipe32, prepared32, case, "float32")
+    check_against_reference(pipe32, prepared32, case, "float32")
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
 def test_bfloat16_close_to_reference(pipe16, prepared16, case):
     assert pipe16.model.dtype == torch.bfloat16
-    _check(pipe16, prepared16, case, "bfloat16")
+    check_against_reference(pipe16, prepared16, case, "bfloat16")
 
 
 def test_multi_audio_context_quirk(pipe32, prepared32):
