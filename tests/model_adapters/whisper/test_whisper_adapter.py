@@ -93,6 +93,8 @@ def test_options_are_checked():
         WhisperAdapter(ModelOptions(None, "cpu", "float32")).checkpoint()
     with pytest.raises(AdapterError):
         WhisperAdapter(ModelOptions("x", "cpu", "float32")).generate([], CONFIG)
+    with pytest.raises(ConfigError, match="--compile is not supported"):  # only the native engine compiles
+        WhisperAdapter(ModelOptions("x", "cpu", "float32", compile=True))
 
 
 def test_registered_as_entry_points():
