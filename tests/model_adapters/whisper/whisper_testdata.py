@@ -1,4 +1,4 @@
-"""Paths and small helpers shared by the Whisper adapter tests."""
+"""Small helpers shared by the Whisper adapter tests."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ import numpy as np
 from qa_eval.adapter import AudioInput
 from qa_eval.records import GenerationConfig, Sample
 
-REAL = Path(__file__).resolve().parents[2] / "data" / "1272-128104-0000.flac"
-SAMPLE_DIR = Path(__file__).resolve().parents[3] / "tasks" / "data" / "librispeech_sample"
 EN_PROMPT = "<|startoftranscript|><|notimestamps|>"
 CONFIG = GenerationConfig(max_new_tokens=48)
 
