@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from qa_eval.audio import probe_duration
 from qa_eval.errors import AudioError, ManifestError, PrerequisiteError
-from qa_eval.records import Sample
+from qa_eval.records import Sample, reference_value
 
 if TYPE_CHECKING:
     from qa_eval.task import TaskSpec
@@ -74,13 +74,7 @@ def samples_from_rows(
         audio_list = audio if isinstance(audio, list) else [audio]
         if not audio_list or not all(isinstance(a, str) and a for a in audio_list):
             raise ManifestError(f"{where}: 'audio' must be a path or a list of paths")
-        gt = row["gt"]
-        if isinstance(gt, list):
-            if not all(isinstance(g, str) for g in gt):
-                raise ManifestError(f"{where}: 'gt' list must hold strings")
-            gt = tuple(gt)
-        elif not isinstance(gt, str):
-            raise ManifestError(f"{where}: 'gt' must be a string or a list of strings")
+        gt = reference_value(row["gt"], "gt", where, ManifestError)
         source = row.get("source", default_source)
         if not isinstance(source, str) or not source:
             raise ManifestError(f"{where}: field 'source' missing and the task has no default")

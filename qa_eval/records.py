@@ -36,6 +36,17 @@ class Sample:
     audio_error: str | None = None  # why the audio header could not be read (set at load time)
 
 
+def reference_value(value: Any, field: str, where: str, error: type[Exception]) -> str | tuple[str, ...]:
+    """A reference as read from JSON: a string, or a list of strings (-> tuple); else `error`."""
+    if isinstance(value, list):
+        if not all(isinstance(v, str) for v in value):
+            raise error(f"{where}: '{field}' list must hold strings")
+        return tuple(value)
+    if not isinstance(value, str):
+        raise error(f"{where}: '{field}' must be a string or a list of strings")
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class Prediction:
     """One row of predictions.jsonl. `prediction` is None exactly when `error` says why."""
@@ -79,13 +90,7 @@ class Prediction:
         for key in ("id", "source", "reference"):
             if key not in row:
                 raise ScorerError(f"{where}: field '{key}' missing")
-        ref = row["reference"]
-        if isinstance(ref, list):
-            if not all(isinstance(r, str) for r in ref):
-                raise ScorerError(f"{where}: 'reference' list must hold strings")
-            ref = tuple(ref)
-        elif not isinstance(ref, str):
-            raise ScorerError(f"{where}: 'reference' must be a string or a list of strings")
+        ref = reference_value(row["reference"], "reference", where, ScorerError)
         pred, error = row.get("prediction"), row.get("error")
         if pred is not None and not isinstance(pred, str):
             raise ScorerError(f"{where}: 'prediction' must be a string or null, got {type(pred).__name__}")

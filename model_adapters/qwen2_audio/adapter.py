@@ -77,12 +77,7 @@ class Qwen2AudioAdapter(ModelAdapter):
 
     def describe(self) -> dict[str, Any]:
         ckpt = self.checkpoint()
-        return {
-            "model_id": ckpt,
-            "revision": self.options.revision or weights_hash(ckpt),
-            "dtype": self.options.dtype,
-            "device": self.options.device,
-        }
+        return {**super().describe(), "model_id": ckpt, "revision": self.options.revision or weights_hash(ckpt)}
 
     def _run(self, batch: Sequence[AudioInput], config: GenerationConfig) -> list[tuple[list[int] | None, str | None]]:
         """(new ids, None) or (None, error) per sample; the runnable ones decode as one batch."""

@@ -91,12 +91,7 @@ class WhisperAdapter(ModelAdapter):
 
     def describe(self) -> dict[str, Any]:
         ckpt = self.checkpoint()
-        return {
-            "model_id": ckpt,
-            "revision": self.options.revision or weights_hash(ckpt),
-            "dtype": self.options.dtype,
-            "device": self.options.device,
-        }
+        return {**super().describe(), "model_id": ckpt, "revision": self.options.revision or weights_hash(ckpt)}
 
     # --- parts ------------------------------------------------------------------------------
 
