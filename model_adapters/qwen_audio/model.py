@@ -248,14 +248,7 @@ class QwenAttention(nn.Module):
         written at slots `write_pos` [T]; attend_cache=True attends over the whole cache
         (S = S_max), else over this call's own T keys (S = T). Returns [B, T, H]."""
         b, t, h = x.shape
-        q, k, v = linear(self.c_attn, x).split(h, dim=-1)
-        q = q.view(b, t, self.n_head, self.head_dim).transpose(1, 2)
-        k = k.view(b, t, self.n_head, self.head_dim).transpose(1, 2)
-        v = v.view(b, t, self.n_head, self.head_dim).transpose(1, 2)
-        q = apply_rope(q, cos, sin)
-        k = apply_rope(k, cos, sin)
-        if logn is not None:
-            q = q * logn.to(q.dtype)
+        q, k, v = self._positioned_heads(linear(self.c_attn, x), cos, sin, logn)
         if cache is not None:
             k_cache, v_cache = cache
             k_cache.index_copy_(2, write_pos, k)
@@ -265,6 +258,17 @@ class QwenAttention(nn.Module):
         o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         return linear(self.c_proj, o.transpose(1, 2).reshape(b, t, h))
 
+    def _positioned_heads(
+        self, qkv: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, logn: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Fused projection output [B, T, 3H] -> q, k, v [B, nh, T, hd]; RoPE on q and k, logn on q."""
+        b, t, _ = qkv.shape
+        q, k, v = (y.view(b, t, self.n_head, self.head_dim).transpose(1, 2) for y in qkv.chunk(3, dim=-1))
+        q = apply_rope(q, cos, sin)
+        k = apply_rope(k, cos, sin)
+        if logn is not None:
+            q = q * logn.to(q.dtype)
+        return q, k, v
 
     def forward_packed(
         self, x: torch.Tensor, rows: Sequence["PackedRow"], cache: tuple[torch.Tensor, torch.Tensor]
@@ -272,17 +276,12 @@ class QwenAttention(nn.Module):
         """Prefill without padding. x [N, H]: the rows' tokens laid end to end. Projections run
         on all N tokens at once; RoPE, logn, the cache write (at the row's own slots) and causal
         attention run per row, over that row's tokens only. Returns [N, H]."""
-        n, h = x.shape
+        h = x.shape[-1]
         qkv = linear(self.c_attn, x)
         k_cache, v_cache = cache
         out = []
         for r in rows:
-            q, k, v = (t.view(1, r.length, self.n_head, self.head_dim).transpose(1, 2)
-                       for t in qkv[r.start : r.start + r.length].split(h, dim=-1))
-            q = apply_rope(q, r.cos, r.sin)
-            k = apply_rope(k, r.cos, r.sin)
-            if r.logn is not None:
-                q = q * r.logn.to(q.dtype)
+            q, k, v = self._positioned_heads(qkv[None, r.start : r.start + r.length], r.cos, r.sin, r.logn)
             slots = slice(r.first_slot, r.first_slot + r.length)
             k_cache[r.row, :, slots] = k[0]
             v_cache[r.row, :, slots] = v[0]
