@@ -1,27 +1,35 @@
 """ModelAdapter: the contract between the run loop and one model family.
 
-An adapter turns a task's PromptIntent into its model's prompt syntax, loads a checkpoint and
-runs batched greedy decoding. It never imports tasks, scorers or the prediction store.
-Adapters register through the `qa_eval.models` entry-point group; the entry point names the
-adapter class, and `qa-eval models` shows its `description`.
+An adapter turns a task's PromptIntent into its model's prompt syntax, finds and loads a
+checkpoint, and greedy-decodes ONE batch at a time. The contract of `generate`:
+
+* it returns one Generation per input, in order; a Generation carries an error only for that
+  input's own bad data (checked by `input_problem` before any model work);
+* anything else that goes wrong (out of memory, a kernel error) is raised, never caught: the run
+  loop (`qa_eval.run.loop.BatchRunner`) alone owns batching, out-of-memory back-off and
+  isolation of a failing sample.
+
+Subclasses implement `render_prompt`, `load_model` and `generate_batch` (and may add checks
+to `input_problem`); checkpoint resolution (`checkpoint_dir`), revision hashing (`revision`),
+the input checks and the loaded-before-generate guard are template methods here.
+Adapters register through the `qa_eval.models` entry-point group; `qa-eval models` shows their
+`description`. An adapter never imports tasks, scorers or the prediction store.
 """
 
 from __future__ import annotations
 
-import hashlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
 from qa_eval.batching import MemoryBudget
+from qa_eval.checkpoints import resolve_checkpoint_dir, weights_hash
 from qa_eval.errors import AdapterError, ConfigError
 from qa_eval.intent import PromptIntent
 from qa_eval.records import Generation, GenerationConfig, Sample
-
 
 DTYPES = ("float32", "bfloat16", "float16")  # what every adapter accepts
 
@@ -66,101 +74,127 @@ class ModelAdapter(ABC):
     """Base class of every model family adapter."""
 
     description: ClassVar[str] = ""
-    family: ClassVar[str] = ""  # prompt family ("qwen-audio", "qwen-audio-chat", "qwen2-audio", "whisper")
+    family: ClassVar[str] = ""  # prompt family ("qwen-audio", "qwen2-audio", "whisper", ...)
+    default_checkpoint: ClassVar[str | None] = None  # used when --checkpoint is not given
+    hub_files: ClassVar[tuple[str, ...] | None] = None  # hub download patterns (None: all files)
     supports_compile: ClassVar[bool] = False  # honours ModelOptions.compile
 
     def __init__(self, options: ModelOptions) -> None:
         if options.compile and not self.supports_compile:
-            raise ConfigError(f"{self.family or type(self).__name__}: --compile is not supported by this adapter")
+            raise ConfigError(f"{self.name}: --compile is not supported by this adapter")
         self.options = options
+        self._checkpoint_dir: Path | None = None
+        self._loaded = False
+
+    @property
+    def name(self) -> str:
+        return self.family or type(self).__name__
+
+    # -- prompts --------------------------------------------------------------------------------
 
     @abstractmethod
     def render_prompt(self, intent: PromptIntent, n_audio: int = 1) -> str:
         """The model's prompt text for an intent; raises AdapterError for tasks it cannot do.
 
-        Pure and cheap (no model needed): the run loop hashes the rendered prompts into the
-        run fingerprint before loading anything.
+        Pure and cheap (no weights needed): the run hashes the rendered prompts into the run
+        fingerprint before loading anything.
         """
 
-    @abstractmethod
+    # -- checkpoint (template methods) ----------------------------------------------------------
+
+    def checkpoint(self) -> str:
+        """The checkpoint as named: --checkpoint, else the adapter's default."""
+        ref = self.options.checkpoint or self.default_checkpoint
+        if not ref:
+            raise ConfigError(f"{self.name}: give a checkpoint (--checkpoint: a local folder or hub id)")
+        return ref
+
+    def checkpoint_dir(self) -> Path:
+        """The checkpoint as a local folder: the folder itself, or a hub snapshot where a hub is
+        reachable (downloaded once, `hub_files` only). AdapterError when neither works."""
+        if self._checkpoint_dir is None:
+            self._checkpoint_dir = resolve_checkpoint_dir(self.checkpoint(), self.options.revision, self.hub_files)
+        return self._checkpoint_dir
+
+    def revision(self) -> str | None:
+        """--revision when given, else a hash of the local checkpoint's weight files."""
+        if self.options.revision:
+            return self.options.revision
+        ref = self.checkpoint()
+        if Path(ref).expanduser().is_dir():
+            return weights_hash(ref)
+        resolved = self._checkpoint_dir  # a hub snapshot: .../snapshots/<commit>
+        return resolved.name if resolved is not None and resolved.parent.name == "snapshots" else None
+
+    # -- generation -----------------------------------------------------------------------------
+
     def load(self) -> None:
-        """Load weights onto options.device in options.dtype (called once, before generate)."""
+        """Load weights onto options.device in options.dtype (once, before generate)."""
+        self.load_model()
+        self._loaded = True
 
     @abstractmethod
+    def load_model(self) -> None:
+        """Read the checkpoint (`checkpoint_dir()`) onto options.device in options.dtype."""
+
+    @abstractmethod
+    def generate_batch(self, batch: Sequence[AudioInput], config: GenerationConfig) -> list[Generation]:
+        """Greedy-decode `batch` as one batch (inputs already passed `input_problem`); one
+        Generation with text per input, in order. Raises on any failure."""
+
     def generate(self, batch: Sequence[AudioInput], config: GenerationConfig) -> list[Generation]:
-        """Greedy-decode one batch; one Generation per input, in order.
+        """One Generation per input: an error for inputs with bad data, the decoded text for the
+        rest (decoded together as one batch by `generate_batch`)."""
+        if not self._loaded:
+            raise AdapterError(f"{self.name}: generate() called before load()")
+        out: list[Generation | None] = []
+        ok: list[AudioInput] = []
+        for item in batch:
+            problem = self.input_problem(item)
+            out.append(None if problem is None else Generation(None, f"{self.name}: {problem}"))
+            if problem is None:
+                ok.append(item)
+        decoded = iter(self.generate_batch(ok, config) if ok else [])
+        results = [g if g is not None else next(decoded, None) for g in out]
+        if any(r is None for r in results) or next(decoded, None) is not None:
+            raise AdapterError(f"{self.name}: generate_batch returned a different number of outputs than inputs")
+        return results  # type: ignore[return-value]
 
-        A sample the model cannot process returns Generation(text=None, error=...) and the rest
-        of the batch still runs; only errors that affect the whole model are raised.
-        """
+    def generate_ids(self, batch: Sequence[AudioInput], config: GenerationConfig) -> list[list[int] | None]:
+        """The new token ids per input, end token excluded (None where it failed)."""
+        return [None if g.token_ids is None else list(g.token_ids) for g in self.generate(batch, config)]
 
-    def memory_budget(self, config: GenerationConfig) -> "MemoryBudget | None":
+    def input_problem(self, item: AudioInput) -> str | None:
+        """Why this input's own data cannot be decoded (None when it can): every waveform must
+        be a non-empty, finite, 1-D float array. Subclasses add their own checks."""
+        for k, wave in enumerate(item.waveforms):
+            w = np.asarray(wave)
+            if w.ndim != 1 or w.size == 0:
+                return f"audio {k}: expected a non-empty mono waveform, got shape {w.shape}"
+            if not np.isfinite(w).all():
+                return f"audio {k}: waveform contains NaN or infinite samples"
+        return None
+
+    def memory_budget(self, config: GenerationConfig) -> MemoryBudget | None:
         """For `--batch-size auto` (called after load): the device's free memory and what one
         batch row costs. None: this adapter has no estimate (the run uses the default size)."""
         return None
 
     def describe(self) -> dict[str, Any]:
-        """Model id and revision for metrics.json (the resolved checkpoint, its hash if known)."""
+        """What produced the predictions, for metrics.json."""
         return {
-            "model_id": self.options.checkpoint,
-            "revision": self.options.revision,
+            "family": self.family,
+            "model_id": self.checkpoint(),
+            "revision": self.revision(),
             "dtype": self.options.dtype,
             "device": self.options.device,
             "compile": self.options.compile,
         }
 
+    # -- tests ----------------------------------------------------------------------------------
 
-def free_memory_bytes(device: str) -> int:
-    """Bytes a new allocation can still get on `device`: CUDA free + what torch's caching
-    allocator holds unused; on the CPU, MemAvailable from /proc/meminfo (Linux)."""
-    import torch
-
-    if device.startswith("cuda"):
-        dev = torch.device(device)
-        free, _ = torch.cuda.mem_get_info(dev)
-        return int(free + torch.cuda.memory_reserved(dev) - torch.cuda.memory_allocated(dev))
-    try:
-        with open("/proc/meminfo") as f:
-            info = dict(line.split(":", 1) for line in f)
-        return int(info["MemAvailable"].split()[0]) * 1024
-    except (OSError, KeyError, ValueError):
-        raise AdapterError("cannot read free memory (/proc/meminfo): pass a number to --batch-size") from None
-
-
-def load_transformers_model(model_cls: Any, processor_cls: Any, checkpoint: str, options: ModelOptions,
-                            family: str) -> tuple[Any, Any]:
-    """(model on options.device in options.dtype, eval mode; processor) through transformers'
-    from_pretrained with the options' safety settings; failures become AdapterError."""
-    import torch
-
-    kwargs = options.hf_load_kwargs(checkpoint)
-    try:
-        processor = processor_cls.from_pretrained(
-            checkpoint, **{k: v for k, v in kwargs.items() if k != "use_safetensors"}
-        )
-        model = model_cls.from_pretrained(checkpoint, dtype=getattr(torch, options.dtype), **kwargs)
-    except (OSError, ValueError) as exc:
-        raise AdapterError(f"{family}: cannot load checkpoint {checkpoint!r}: {exc}") from exc
-    return model.to(options.device).eval(), processor
-
-
-def weights_hash(checkpoint: str) -> str | None:
-    """sha256 over a local checkpoint's weight files, the revision of a local model
-    (None for hub ids, whose revision is the hub's commit)."""
-    root = Path(checkpoint)
-    if not root.is_dir():
-        return None
-    files = sorted(p for p in root.iterdir() if p.suffix in (".safetensors", ".bin"))
-    return _hash_files(tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files))
-
-
-@lru_cache(maxsize=8)
-def _hash_files(files: tuple[tuple[str, int, int], ...]) -> str:
-    """(size, mtime) are in the key so that a changed file is hashed again."""
-    digest = hashlib.sha256()
-    for path, _size, _mtime in files:
-        digest.update(Path(path).name.encode())
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
-    return "sha256:" + digest.hexdigest()
+    @classmethod
+    def conformance_checkpoint(cls, workdir: Path) -> str | None:
+        """A tiny checkpoint (built offline under `workdir`) for the adapter conformance suite;
+        None means the adapter's default checkpoint is already local and small."""
+        raise NotImplementedError(f"{cls.__name__} provides no tiny checkpoint for the conformance tests")

@@ -57,3 +57,8 @@ def load_audio(path: str | Path) -> np.ndarray:
 def _reason(exc: Exception) -> str:
     text = str(exc).strip().splitlines()
     return text[-1] if text else type(exc).__name__
+
+
+def decoder_info() -> dict[str, str]:
+    """Which decoder turns files into samples (recorded in metrics.json, part of the fingerprint)."""
+    return {"name": "soundfile+soxr", "soundfile": sf.__version__, "libsndfile": sf.__libsndfile_version__}

@@ -35,6 +35,10 @@ class ScorerError(QaEvalError):
     """A predictions file that does not fit the scorer (wrong fields or types)."""
 
 
+class OutOfMemoryAtBatchSizeOne(QaEvalError):
+    """Even one sample does not fit on the device: nothing smaller to back off to."""
+
+
 class RunFailedError(QaEvalError):
     """The run finished but too many samples failed (above the failure threshold)."""
 

@@ -5,20 +5,14 @@ No torch and no model here: `qa-eval score` runs on any machine.
 
 from __future__ import annotations
 
-import platform
 from dataclasses import dataclass, replace
-import subprocess
-import sys
-from functools import lru_cache
-from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from qa_eval import __version__, registry
 from qa_eval.errors import ScorerError
+from qa_eval.provenance import git_sha
 from qa_eval.records import Prediction, SourceMetrics
 from qa_eval.task import TaskSpec
-
-DEFAULT_MAX_FAILED_FRACTION = 0.05
 
 
 @dataclass(frozen=True)
@@ -38,7 +32,7 @@ def score_predictions(
     updated by `options`. Sources are reported as the task spells them (_check_references);
     `warn_unknown=False` when the caller has already warned about those that match none."""
     scorer = registry.load("scorer", scorer_name or task.scorer)
-    used = {**dict(task.scorer_options), **dict(options or {})}
+    used = scorer.resolve_options({**dict(task.scorer_options), **dict(options or {})})
     predictions = _check_references(task, predictions, warn_unknown)
     per_source = scorer.score(predictions, seed=seed, bootstrap=bootstrap, **used)
     return Scored(per_source, scorer, used)
@@ -46,8 +40,8 @@ def score_predictions(
 
 def _check_references(task: TaskSpec, predictions: Sequence[Prediction], warn: bool = True) -> list[Prediction]:
     """The predictions with their sources as the task declares them (TaskSpec.source_names):
-    ScorerError for a file of another task (no source matches), a warning for sources that
-    match none (scored as their own rows)."""
+    ScorerError for a file of another task, a warning for sources that match none (scored as
+    their own rows)."""
     names = task.source_names((p.source for p in predictions), "predictions", ScorerError, warn)
     return [p if names[p.source] == p.source else replace(p, source=names[p.source]) for p in predictions]
 
@@ -72,35 +66,3 @@ def metrics_document(task: TaskSpec, model: str, scored: Scored, meta: dict[str,
 def failed_fraction(per_source: dict[str, SourceMetrics]) -> float:
     n = sum(m.n for m in per_source.values())
     return sum(m.n_failed for m in per_source.values()) / n if n else 0.0
-
-
-@lru_cache(maxsize=1)
-def git_sha() -> str | None:
-    """The commit of the qa-eval source tree, when it is a git checkout."""
-    root = Path(__file__).resolve().parent.parent
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
-
-
-def hardware() -> dict[str, Any]:
-    """What ran the model: CPU, accelerator (if torch is already loaded), Python."""
-    info: dict[str, Any] = {"machine": platform.machine(), "python": platform.python_version()}
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                info["cpu"] = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        info["cpu"] = platform.processor() or None
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        info["torch"] = torch.__version__
-        info["cpu_threads"] = torch.get_num_threads()
-        if torch.cuda.is_available():
-            info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-    return info

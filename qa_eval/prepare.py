@@ -7,8 +7,9 @@ to the task's own `prepare` function (declared on its TaskSpec, living beside th
 prepared manifest and an official list alike. Audio paths are written relative to the
 manifest's folder when the audio lies below it, absolute otherwise.
 
-A RAW_DIR that is a local Hugging Face `datasets` folder (`save_to_disk` output) is accepted for
-every task that declares `hf_columns`; its audio is written once next to the manifest.
+A RAW_DIR that is a local Hugging Face `datasets` folder (`save_to_disk` output) is read by
+`qa_eval.hf_dataset`, the reader `qa-eval run --hf-dataset` uses, honouring the task's
+`hf_columns`; its audio is written once next to the manifest.
 
 A task's `prepare` walks the release and yields a `Row` per usable item and a `Skip` (reason,
 where) per unusable one; `write_manifest` writes the rows in order and counts the skips. Each
@@ -17,16 +18,15 @@ skipped item is counted under its reason; the report names counts per source and
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qa_eval.errors import ConfigError, ManifestError, PrerequisiteError
+from qa_eval.errors import ConfigError, ManifestError
 
 
 @dataclass
@@ -150,106 +150,40 @@ def find_one(root: Path, pattern: str, what: str) -> Path:
     return hits[0]
 
 
-def is_hf_dataset_dir(path: Path) -> bool:
-    return any((path / name).is_file() for name in ("dataset_info.json", "state.json", "dataset_dict.json"))
+def prepare_hf_dataset(task: Any, raw: Path, out: Path, split: str | None, config: str | None) -> PrepareReport:
+    """A local `datasets` folder -> manifest, through the reader `qa-eval run --hf-dataset` uses.
 
+    `split` names the datasets split, or (for a folder holding one split of a task with several
+    sources) the task source it is; its audio is written once beside the manifest."""
+    from qa_eval.hf_dataset import default_source, manifest_rows, open_split, task_columns
 
-def prepare_hf_dataset(
-    task: str,
-    raw: Path,
-    out: Path,
-    columns: Mapping[str, str],
-    split: str | None,
-    default_source: str,
-) -> PrepareReport:
-    """A local `datasets` folder -> manifest. `columns` maps manifest fields to dataset columns.
-
-    `columns["audio"]` and `columns["gt"]` are required; `columns.get("source")`, when given,
-    names a column holding the source, else every row gets `default_source`. Other entries
-    copy columns into same-named manifest fields (e.g. {"question": "QuestionText"}).
-    """
-    try:
-        import datasets
-    except ImportError:
-        raise PrerequisiteError("Hugging Face datasets is not installed: pip install 'qa-eval[datasets]'") from None
-    ds = datasets.load_from_disk(str(raw))
-    if isinstance(ds, datasets.DatasetDict):
-        if split is None:
-            if len(ds) != 1:
-                raise ConfigError(f"{raw}: holds splits {sorted(ds)}; pass --split")
-            split = next(iter(ds))
-        if split not in ds:
-            raise ConfigError(f"{raw}: no split {split!r} (has {sorted(ds)})")
-        ds = ds[split]
-    for name in ("audio", "gt"):
-        if columns.get(name) not in ds.column_names:
-            raise ManifestError(f"{raw}: column {columns.get(name)!r} for {name!r} missing (has {ds.column_names})")
-    ds = ds.cast_column(columns["audio"], datasets.Audio(decode=False))
+    source = task.canonical_source(split) if split else None
+    ds, hf_split = open_split(str(raw), None if source else split, config)
+    source = source or default_source(task, str(raw), hf_split, config)
     audio_dir = Path(out).with_name(Path(out).stem + "_audio")
-    audio_dir.mkdir(parents=True, exist_ok=True)
-    return write_manifest(task, out, _hf_items(ds, raw, columns, default_source, audio_dir))
+    rows = manifest_rows(ds, str(raw), task_columns(task), source, audio_dir)
+    return write_manifest(task.name, out, (_hf_item(where, row) for where, _, row in rows))
 
 
-def _hf_items(
-    ds: Any, raw: Path, columns: Mapping[str, str], default_source: str, audio_dir: Path
-) -> Iterator[Row | Skip]:
-    """One Row or Skip per dataset row; audio stored as bytes is written once into `audio_dir`."""
-    for i, row in enumerate(ds):
-        gt = row[columns["gt"]]
-        if not gt:
-            yield Skip("empty reference", f"{raw}[{i}]")
-            continue
-        audio = _write_audio(row[columns["audio"]], audio_dir)
-        if audio is None:
-            yield Skip("audio has neither bytes nor an existing path", f"{raw}[{i}]")
-            continue
-        source = row[columns["source"]] if "source" in columns else default_source
-        extra = {k: row[c] for k, c in columns.items() if k not in ("audio", "gt", "source")}
-        yield Row(audio, list(gt) if isinstance(gt, (list, tuple)) else gt, source, extra)
+def _hf_item(where: str, row: dict[str, Any]) -> Row | Skip:
+    if not row["gt"]:
+        return Skip("empty reference", where)
+    extra = {k: v for k, v in row.items() if k not in ("audio", "gt", "source")}
+    return Row(Path(row["audio"]), row["gt"], row["source"], extra)
 
 
-def _write_audio(value: Mapping[str, Any], audio_dir: Path) -> Path | None:
-    data, path = value.get("bytes"), value.get("path")
-    if data:
-        suffix = Path(path).suffix if path else ".wav"
-        dest = audio_dir / f"{hashlib.sha256(data).hexdigest()[:24]}{suffix}"
-        if not dest.exists():
-            dest.write_bytes(data)
-        return dest
-    if path and Path(path).is_file():
-        return Path(path)
-    return None
-
-
-def _hf_source(task: Any, split: str | None) -> tuple[str, str | None]:
-    """(source for every row, datasets split) for a datasets folder without a source column.
-
-    A one-source task uses its source and `split` names the datasets split. A task with several
-    sources needs `split` to name one of them (the folder then holds exactly that split).
-    """
-    if "source" in task.hf_columns or len(task.sources) == 1:
-        return task.sources[0], split
-    if split in task.sources:
-        return split, None
-    raise ConfigError(
-        f"task {task.name} has several sources; pass --split SOURCE naming the one this datasets "
-        f"folder holds ({', '.join(task.sources)})"
-    )
-
-
-def prepare(task_name: str, raw_dir: Path, out: Path, split: str | None = None) -> PrepareReport:
+def prepare(task_name: str, raw_dir: Path, out: Path, split: str | None = None,
+            hf_config: str | None = None) -> PrepareReport:
     """Build the manifest of task `task_name` from `raw_dir` (a public release, or a datasets folder)."""
     from qa_eval import registry  # the registry imports task modules lazily
+    from qa_eval.hf_dataset import is_saved_dataset
 
     task = registry.load("task", task_name)
     raw_dir = Path(raw_dir)
     if not raw_dir.exists():
         raise ConfigError(f"{raw_dir}: no such folder")
-    if is_hf_dataset_dir(raw_dir):
-        if not task.hf_columns:
-            raise ConfigError(f"task {task_name}: reading a datasets folder is not supported (no hf_columns)")
-        source, hf_split = _hf_source(task, split)
-        return prepare_hf_dataset(task_name, raw_dir, Path(out), task.hf_columns, hf_split, source)
+    if is_saved_dataset(raw_dir):
+        return prepare_hf_dataset(task, raw_dir, Path(out), split, hf_config)
     if task.prepare is None:
         raise ConfigError(f"task {task_name}: no data preparation is available; pass an official manifest")
     return task.prepare(raw_dir, Path(out), split)

@@ -104,11 +104,12 @@ class Prediction:
 
 @dataclass(frozen=True, slots=True)
 class GenerationConfig:
-    """Greedy decoding settings shared by every adapter (checked before any model loads)."""
+    """Greedy decoding settings shared by every adapter (checked before any model loads).
+
+    Batch size is not here: it is the run loop's business and never changes a prediction."""
 
     max_new_tokens: int
     min_new_tokens: int = 1
-    batch_size: int = 8
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1:
@@ -117,8 +118,6 @@ class GenerationConfig:
             raise ConfigError(
                 f"min_new_tokens must be in [0, max_new_tokens], got {self.min_new_tokens}"
             )
-        if self.batch_size < 1:
-            raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -136,6 +135,7 @@ class Generation:
     error: str | None = None
     n_new_tokens: int | None = None
     info: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"truncated_audio": True}
+    token_ids: tuple[int, ...] | None = None  # the new ids, end token excluded (raw generation)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
 """Plugin registries filled from Python entry points.
 
-qa-eval declares its own tasks, models and scorers in pyproject.toml exactly as a third-party
-package would (groups `qa_eval.tasks`, `qa_eval.models`, `qa_eval.scorers`). Listing names
+qa-eval declares its own tasks, models, scorers and plugin commands in pyproject.toml exactly as
+a third-party package would (groups `qa_eval.tasks`, `qa_eval.models`, `qa_eval.scorers`,
+`qa_eval.commands`). Listing names
 reads package metadata only; a plugin's module is imported when it is first looked up.
 """
 
@@ -14,7 +15,8 @@ from typing import Any, Iterable
 
 from qa_eval.errors import RegistryError
 
-GROUPS = {"task": "qa_eval.tasks", "model": "qa_eval.models", "scorer": "qa_eval.scorers"}
+GROUPS = {"task": "qa_eval.tasks", "model": "qa_eval.models", "scorer": "qa_eval.scorers",
+          "command": "qa_eval.commands"}
 
 
 @lru_cache(maxsize=None)
@@ -36,7 +38,7 @@ def index_entry_points(eps: Iterable[EntryPoint], group: str) -> dict[str, Entry
 
 
 def names(kind: str) -> list[str]:
-    """Sorted names of the installed plugins of one kind ("task", "model" or "scorer")."""
+    """Sorted names of the installed plugins of one kind ("task", "model", "scorer", "command")."""
     return sorted(_entry_points(GROUPS[kind]))
 
 
@@ -65,11 +67,3 @@ def load_entry_point(kind: str, ep: EntryPoint) -> Any:
         raise RegistryError(
             f"{kind} plugin {name!r} ({ep.value}) failed to load: {type(exc).__name__}: {exc}"
         ) from exc
-
-
-def entry_value(kind: str, name: str) -> str:
-    """The 'module:attr' target of a plugin, without importing it."""
-    ep = _entry_points(GROUPS[kind]).get(name)
-    if ep is None:
-        raise _unknown(kind, name)
-    return ep.value

@@ -1,7 +1,8 @@
 """Result rows beside the paper's numbers, and the terminal table.
 
-Shared by `qa-eval run`, `qa-eval score` and the leaderboard, so every view shows the same
-numbers in the same units (fractions for WER/accuracy, BLEU 0-100, AAS in ms).
+Shared by `qa-eval run`, `qa-eval score`, `compare` and the leaderboard, so every view shows the
+same numbers in the same units (fractions for WER/accuracy, BLEU 0-100, AAS in ms), formatted
+as the producing scorer declares (`qa_eval.scoring.declared_metric`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ from typing import Any, Iterable, Mapping
 
 from qa_eval import registry
 from qa_eval.errors import QaEvalError
+from qa_eval.scoring import declared_metric
+
+NOT_METRICS = ("n", "n_failed", "ci95", "details")
 
 
 @dataclass(frozen=True)
@@ -24,10 +28,16 @@ class ResultRow:
     paper: float | None
     n: int
     n_failed: int
+    scorer: str | None = None
+    checkpoint: str | None = None  # the model id the run loaded (folder or hub id)
+    revision: str | None = None  # its revision (weights hash or hub commit)
 
     @property
     def diff(self) -> float | None:
         return None if self.value is None or self.paper is None else self.value - self.paper
+
+    def fmt(self, value: float | None) -> str:
+        return declared_metric(self.scorer, self.metric).format(value)
 
 
 def paper_numbers(task_name: str) -> Mapping[str, Mapping[str, float]]:
@@ -38,39 +48,28 @@ def paper_numbers(task_name: str) -> Mapping[str, Mapping[str, float]]:
         return {}
 
 
+def metric_values(entry: Mapping[str, Any]) -> dict[str, float | None]:
+    """The metric values of one per_source entry of metrics.json."""
+    return {k: v for k, v in entry.items()
+            if k not in NOT_METRICS and (v is None or isinstance(v, (int, float)))}
+
+
 def result_rows(doc: Mapping[str, Any]) -> list[ResultRow]:
     """One row per (source, metric) of a metrics.json document."""
     paper = paper_numbers(doc["task"])
+    meta = doc.get("meta") or {}
+    scorer = (doc.get("scorer") or {}).get("name")
     rows = []
     for source, entry in doc["per_source"].items():
         ci = entry.get("ci95", {})
-        for metric, value in entry.items():
-            if metric in ("n", "n_failed", "ci95", "details") or not (value is None or isinstance(value, (int, float))):
-                continue
+        for metric, value in metric_values(entry).items():
             rows.append(ResultRow(
                 doc.get("model", "?"), doc["task"], source, metric, value,
                 tuple(ci[metric]) if metric in ci else None,
                 paper.get(source, {}).get(metric), entry.get("n", 0), entry.get("n_failed", 0),
+                scorer, meta.get("model_id"), meta.get("revision"),
             ))
     return rows
-
-
-def fmt(value: float | None, metric: str = "") -> str:
-    if value is None:
-        return "n/a"
-    if metric == "bleu" or metric.endswith("_ms"):
-        return f"{value:.2f}"
-    return f"{value:.4f}"
-
-
-def higher_is_better(metric: str, scorer_name: str | None = None) -> bool:
-    """Direction of a metric: from its scorer when installed, else by name (errors are lower)."""
-    if scorer_name:
-        try:
-            return bool(registry.load("scorer", scorer_name).higher_is_better[metric])
-        except (QaEvalError, KeyError):
-            pass
-    return not (metric.startswith("wer") or metric.endswith("_ms") or metric in ("cer", "ser"))
 
 
 def print_table(docs: Iterable[Mapping[str, Any]]) -> None:
@@ -79,10 +78,10 @@ def print_table(docs: Iterable[Mapping[str, Any]]) -> None:
     lines = [header]
     for doc in docs:
         for r in result_rows(doc):
-            ci = f"[{fmt(r.ci95[0], r.metric)}, {fmt(r.ci95[1], r.metric)}]" if r.ci95 else ""
+            ci = f"[{r.fmt(r.ci95[0])}, {r.fmt(r.ci95[1])}]" if r.ci95 else ""
             diff = "" if r.diff is None else f"{r.diff:+.4f}"
-            lines.append((r.model, r.task, r.source, r.metric, fmt(r.value, r.metric), ci,
-                          fmt(r.paper, r.metric) if r.paper is not None else "", diff, str(r.n), str(r.n_failed)))
+            lines.append((r.model, r.task, r.source, r.metric, r.fmt(r.value), ci,
+                          r.fmt(r.paper) if r.paper is not None else "", diff, str(r.n), str(r.n_failed)))
     widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
     for i, line in enumerate(lines):
         print("  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip())

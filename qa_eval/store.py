@@ -25,8 +25,9 @@ METRICS = "metrics.json"
 MIN_FREE_BYTES = 50 * 1024 * 1024  # refuse to start a run with less free disk than this
 
 
-def check_writable(out_dir: Path) -> None:
-    """Fail before any model loads if the output folder cannot be created, written or filled."""
+def check_writable(out_dir: Path, what: str = "output folder") -> None:
+    """Fail before any model loads if a folder cannot be created, written or filled."""
+    out_dir = Path(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         probe = out_dir / f".write-test-{os.getpid()}"  # one per process: ranks probe the same folder
@@ -34,11 +35,11 @@ def check_writable(out_dir: Path) -> None:
             f.write("ok")
         probe.unlink()
     except OSError as exc:
-        raise ConfigError(f"output folder {out_dir} is not writable: {exc.strerror or exc}") from None
+        raise ConfigError(f"{what} {out_dir} is not writable: {exc.strerror or exc}") from None
     free = shutil.disk_usage(out_dir).free
     if free < MIN_FREE_BYTES:
         raise ConfigError(
-            f"output folder {out_dir} has only {free // 2**20} MiB free; need at least "
+            f"{what} {out_dir} has only {free // 2**20} MiB free; need at least "
             f"{MIN_FREE_BYTES // 2**20} MiB"
         )
 
@@ -154,7 +155,8 @@ def read_run_folder(out_dir: Path) -> list[Prediction]:
 
 
 def finalize(out_dir: Path, predictions: Sequence[Prediction]) -> Path:
-    """Rewrite predictions.jsonl atomically with `predictions` (manifest order), drop shards."""
+    """Rewrite predictions.jsonl atomically with `predictions` (every stored one, merged by
+    `merge_ordered`), then drop the rank shards they came from."""
     path = out_dir / PREDICTIONS
     tmp = path.with_suffix(".jsonl.tmp")
     with open(tmp, "w", encoding="utf-8") as f:
@@ -174,6 +176,8 @@ def write_json_atomic(path: Path, obj: Any) -> None:
 
 
 def merge_ordered(predictions: Iterable[Prediction], order: Sequence[str]) -> list[Prediction]:
-    """Predictions in manifest order (last write of an id wins, none duplicated)."""
+    """Predictions in manifest order (last write of an id wins, none duplicated); ids that
+    `order` does not list follow in the order first written (never dropped)."""
     by_id = {p.id: p for p in predictions}
-    return [by_id[i] for i in order if i in by_id]
+    listed = set(order)
+    return [by_id[i] for i in order if i in by_id] + [p for i, p in by_id.items() if i not in listed]

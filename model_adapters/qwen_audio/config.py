@@ -193,7 +193,7 @@ class QwenAudioConfig:
             raise ConfigError(f"{where}: audio_start_id + 1 ({self.audio.audio_end_id}) outside the vocabulary")
 
     def to_dict(self) -> dict[str, Any]:
-        """Back to the original config.json layout (used by random_checkpoint)."""
+        """Back to the original config.json layout (used by model_adapters.testing.qwen_audio)."""
         out = asdict(self)
         out["model_type"] = "qwen"
         out["architectures"] = ["QWenLMHeadModel"]

@@ -53,14 +53,6 @@ def fill_audio(prompt: str, paths: Sequence[str]) -> str:
     return _PLACEHOLDER.sub(lambda m: f"<audio>{paths[int(m.group(1)) - 1]}</audio>", prompt)
 
 
-def _audio_prefix(n_audio: int) -> str:
-    if n_audio < 1:
-        raise AdapterError(f"qwen-audio: a prompt needs at least one audio, got {n_audio}")
-    if n_audio == 1:
-        return audio_slot(1)
-    return "".join(f"Audio {k}:{audio_slot(k)}\n" for k in range(1, n_audio + 1))
-
-
 def _tag(name: str) -> str:
     return f"<|{name}|>"
 
@@ -123,15 +115,24 @@ def chat_instruction(intent: PromptIntent) -> str:
     raise AdapterError(f"qwen-audio-chat: cannot prompt for task kind {k!r}")
 
 
+def audio_query(audio_paths: Sequence[str], text: str) -> str:
+    """The official list-format query: ``Audio 1:<audio>P1</audio>\\n`` ... then `text`."""
+    return "".join(f"Audio {i}:<audio>{p}</audio>\n" for i, p in enumerate(audio_paths, 1)) + text
+
+
+def chatml_prompt(query: str, system: str = SYSTEM_MESSAGE) -> str:
+    """Single-turn ChatML as the official make_context builds it (history empty)."""
+    return (f"<|im_start|>system\n{system}<|im_end|>\n"
+            f"<|im_start|>user\n{query}<|im_end|>\n<|im_start|>assistant\n")
+
+
 def render_prompt(intent: PromptIntent, n_audio: int = 1, family: str = "qwen-audio") -> str:
     """The full prompt text for `family` ("qwen-audio" or "qwen-audio-chat"), audio slots unfilled."""
+    if n_audio < 1:
+        raise AdapterError(f"{family}: a prompt needs at least one audio, got {n_audio}")
+    slots = [f"{{audio_{k}}}" for k in range(1, n_audio + 1)]
     if family == "qwen-audio":
-        return _audio_prefix(n_audio) + base_tags(intent)
+        return (audio_slot(1) if n_audio == 1 else audio_query(slots, "")) + base_tags(intent)
     if family == "qwen-audio-chat":
-        audios = "".join(f"Audio {k}:{audio_slot(k)}\n" for k in range(1, max(n_audio, 0) + 1))
-        if not audios:
-            raise AdapterError(f"qwen-audio-chat: a prompt needs at least one audio, got {n_audio}")
-        query = audios + chat_instruction(intent)
-        return (f"<|im_start|>system\n{SYSTEM_MESSAGE}<|im_end|>\n"
-                f"<|im_start|>user\n{query}<|im_end|>\n<|im_start|>assistant\n")
+        return chatml_prompt(audio_query(slots, chat_instruction(intent)))
     raise AdapterError(f"qwen-audio prompt: unknown family {family!r} (known: {FAMILIES})")

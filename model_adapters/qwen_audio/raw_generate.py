@@ -3,22 +3,29 @@
 CASES.jsonl: one object per line with ``id`` and ``prompt``; audio paths inside
 ``<audio>…</audio>`` are relative to the cases file's folder (or absolute).
 OUT.jsonl: one object per case, in input order: ``id``, ``token_ids`` (new tokens only, cut
-before the first <|endoftext|>), ``text`` (decoded, special tokens kept); a case that cannot
-run gets ``token_ids`` null, ``text`` null and an ``error``.
+before the first end token), ``text`` (decoded, special tokens kept); a case that cannot run
+gets ``token_ids`` null, ``text`` null and an ``error``. Batches go through the run loop's
+`BatchRunner` (out-of-memory back-off, failing cases isolated) and are appended as they finish;
+an existing OUT.jsonl is never overwritten.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
-from qa_eval.errors import AdapterError, AudioError, ConfigError, ManifestError
+from qa_eval import registry
+from qa_eval.adapter import AudioInput, ModelOptions
+from qa_eval.audio import load_audio
+from qa_eval.errors import AudioError, ConfigError, ManifestError
+from qa_eval.records import Generation, GenerationConfig, Sample
+from qa_eval.run.loop import BatchRunner
 
-from .pipeline import PreparedPrompt, QwenAudioPipeline
 from .tokenizer import QwenAudioTokenizer
 
 
-def _read_cases(path: Path) -> list[dict]:
+def read_cases(path: Path) -> list[dict]:
     if not path.is_file():
         raise ManifestError(f"{path}: cases file not found")
     cases = []
@@ -35,48 +42,52 @@ def _read_cases(path: Path) -> list[dict]:
     return cases
 
 
+def _input(case: dict, base: Path) -> AudioInput | Generation:
+    """The case as a run-loop input, or the Generation saying why its audio cannot be read."""
+    urls = QwenAudioTokenizer.audio_urls(case["prompt"])
+    paths = tuple(str(u if Path(u).is_absolute() else base / u) for u in urls)
+    try:
+        waves = tuple(load_audio(p) for p in paths)
+    except AudioError as exc:
+        return Generation(None, str(exc))
+    return AudioInput(Sample(str(case["id"]), "raw", paths, ""), case["prompt"], waves)
+
+
+def _row(case_id: object, gen: Generation) -> dict:
+    if gen.error is not None or gen.text is None:
+        return {"id": case_id, "token_ids": None, "text": None, "error": gen.error or "no output"}
+    return {"id": case_id, "token_ids": list(gen.token_ids or ()), "text": gen.text}
+
+
 def generate_file(
-    checkpoint: str,
-    prompts_path: str,
-    out_path: str,
-    max_new_tokens: int,
-    min_new_tokens: int = 1,
-    batch_size: int = 1,
-    device: str = "cpu",
-    dtype: str = "float32",
-    allow_pickle: bool = False,
-    compile_step: bool = False,
+    checkpoint: str, prompts_path: str, out_path: str, max_new_tokens: int, min_new_tokens: int = 1,
+    batch_size: int = 1, device: str = "cpu", dtype: str = "float32", allow_pickle: bool = False,
+    compile_step: bool = False, model: str = "qwen-audio",
 ) -> int:
     """Run every case; returns the number of cases that failed (0 = all written with text)."""
-    from qa_eval.audio import load_audio
-
-    if max_new_tokens < 1 or not 0 <= min_new_tokens <= max_new_tokens or batch_size < 1:
-        raise ConfigError("need max_new_tokens >= 1, 0 <= min_new_tokens <= max_new_tokens, batch_size >= 1")
+    config = GenerationConfig(max_new_tokens, min_new_tokens)
+    if batch_size < 1:
+        raise ConfigError(f"--batch-size must be >= 1, got {batch_size}")
+    out = Path(out_path)
+    if out.is_file() and out.stat().st_size > 0:
+        raise ConfigError(f"{out} already exists; choose another --out (nothing is overwritten)")
     cases_path = Path(prompts_path)
-    cases = _read_cases(cases_path)
-    pipe = QwenAudioPipeline.from_checkpoint(checkpoint, device, dtype, allow_pickle, compile_step)
-    base = cases_path.parent
-    rows: list[dict | None] = [None] * len(cases)
-    ready: list[tuple[int, PreparedPrompt]] = []
-    for i, case in enumerate(cases):
-        try:
-            urls = QwenAudioTokenizer.audio_urls(case["prompt"])
-            waves = [load_audio(u if Path(u).is_absolute() else base / u) for u in urls]
-            ready.append((i, pipe.prepare(case["prompt"], waves)))
-        except (AdapterError, AudioError) as exc:
-            rows[i] = {"id": case["id"], "token_ids": None, "text": None, "error": str(exc)}
-    for s in range(0, len(ready), batch_size):
-        chunk = ready[s : s + batch_size]
-        try:
-            outs = pipe.run([p for _, p in chunk], max_new_tokens, min_new_tokens)
-        except (AdapterError, RuntimeError) as exc:
-            for i, _ in chunk:
-                rows[i] = {"id": cases[i]["id"], "token_ids": None, "text": None, "error": str(exc)}
-            continue
-        for (i, _), out in zip(chunk, outs):
-            rows[i] = {"id": cases[i]["id"], "token_ids": out.token_ids, "text": out.text}
-    Path(out_path).parent.mkdir(parents=True, exist_ok=True)
-    with open(out_path, "w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    return sum(1 for r in rows if r is not None and r.get("error"))
+    cases = read_cases(cases_path)
+    adapter = registry.load("model", model)(ModelOptions(checkpoint, device, dtype, allow_pickle=allow_pickle,
+                                                         compile=compile_step))
+    adapter.load()
+    runner = BatchRunner(adapter, config)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    n_failed = 0
+    with open(out, "a", encoding="utf-8") as f:
+        for start in range(0, len(cases), batch_size):
+            chunk = cases[start:start + batch_size]
+            items = [_input(c, cases_path.parent) for c in chunk]
+            ready = [x for x in items if isinstance(x, AudioInput)]
+            decoded = iter(runner(ready) if ready else [])
+            rows = [_row(c["id"], next(decoded) if isinstance(x, AudioInput) else x) for c, x in zip(chunk, items)]
+            n_failed += sum(r.get("error") is not None for r in rows)
+            f.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+            f.flush()
+            os.fsync(f.fileno())
+    return n_failed

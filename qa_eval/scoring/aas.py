@@ -27,35 +27,26 @@ prediction. Option `first_segment`:
                                   (unless it already starts with a timestamp), so the first
                                   word is scored too. Use it to score the model, not the paper.
 
-95 % intervals: 1000 seeded bootstrap resamples of utterances, each resample's AAS = its
-summed shift / its summed matches (WER likewise).
+Statistics: per utterance, shift (s), matched words, parsed (0/1), WER edits and reference
+tokens; AAS = summed shift / summed matches, WER = summed edits / summed tokens.
 """
 
 from __future__ import annotations
 
 import re
-from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from qa_eval.errors import ConfigError
 from qa_eval.records import Prediction
-from qa_eval.scoring.base import (
-    Scorer,
-    bootstrap_sums,
-    check_options,
-    library_versions,
-    ratio_ci,
-    require_str_references,
-)
+from qa_eval.scoring.base import Metric, SampleStats, Scorer, library_versions, ratio, require_str_references
 from qa_eval.scoring.text import base_lang, paper_tokens
 from qa_eval.scoring.wer import edit_counts
 
 TIMESTAMP = re.compile(r"<\|\d{1,2}\.\d+\|>")
 FIRST_SEGMENT_MODES = ("official-drop", "prepend-prompt-timestamp")
 PROMPT_TIMESTAMP = "<|0.00|>"
-_OPTIONS = {"first_segment": "official-drop", "lang": None}
 
 Words = list[tuple[str, float, float]]  # (word, start_s, end_s)
 
@@ -123,78 +114,56 @@ def _with_prompt_timestamp(pred: str) -> str:
     return pred if TIMESTAMP.match(s) else PROMPT_TIMESTAMP + pred
 
 
-@lru_cache(maxsize=4)
-def _stats(rows: tuple[tuple[str, str, str | None], ...], mode: str) -> np.ndarray:
-    """(n, 5): shift_s, matched words, parsed (0/1), WER edits, WER reference tokens."""
-    out = np.zeros((len(rows), 5))
-    for k, (ref, hyp, lang) in enumerate(rows):
-        if mode == "prepend-prompt-timestamp":
-            hyp = _with_prompt_timestamp(hyp)
-        rw, hw = parse_timestamped(ref), parse_timestamped(hyp)
-        if rw is not None and hw is not None:
-            shift, matched = utterance_shift(rw, hw)
-            out[k, :3] = shift, matched, 1
-        r_tok, h_tok = paper_tokens(ref, lang), paper_tokens(hyp, lang)
-        out[k, 3] = sum(edit_counts(r_tok, h_tok)) if r_tok != h_tok else 0
-        out[k, 4] = len(r_tok)
-    out.setflags(write=False)
-    return out
+class SrwtScorer(Scorer):
+    """AAS (ms) of word timestamps, and the WER of the words."""
 
-
-def _prepare(preds: Sequence[Prediction], options: dict[str, Any]):
-    opts = check_options("srwt", options, _OPTIONS)
-    mode = opts["first_segment"]
-    if mode not in FIRST_SEGMENT_MODES:
-        raise ConfigError(f"scorer 'srwt': first_segment must be one of {FIRST_SEGMENT_MODES}, got {mode!r}")
-    refs = require_str_references("srwt", preds)
-    rows = tuple(
-        (r, p.prediction or "", base_lang(p.get("lang") or opts["lang"])) for r, p in zip(refs, preds)
+    metrics = (
+        Metric("aas_ms", higher_is_better=False, tolerance=5.0, unit="ms", decimals=2),
+        Metric("wer", higher_is_better=False, tolerance=0.005),
     )
-    return rows, mode
+    option_defaults = {"first_segment": "official-drop", "lang": None}
+
+    def check_options(self, options: Mapping[str, Any]) -> None:
+        if options["first_segment"] not in FIRST_SEGMENT_MODES:
+            raise ConfigError(f"scorer 'srwt': first_segment must be one of {FIRST_SEGMENT_MODES}, "
+                              f"got {options['first_segment']!r}")
+
+    def statistics(self, preds: Sequence[Prediction], options: Mapping[str, Any]) -> SampleStats:
+        mode = options["first_segment"]
+        refs = require_str_references(self.name, preds)
+        rows = np.zeros((len(preds), 5))
+        for k, (ref, p) in enumerate(zip(refs, preds)):
+            hyp, lang = p.prediction or "", base_lang(p.get("lang") or options["lang"])
+            if mode == "prepend-prompt-timestamp":
+                hyp = _with_prompt_timestamp(hyp)
+            rw, hw = parse_timestamped(ref), parse_timestamped(hyp)
+            if rw is not None and hw is not None:
+                shift, matched = utterance_shift(rw, hw)
+                rows[k, :3] = shift, matched, 1
+            r_tok, h_tok = paper_tokens(ref, lang), paper_tokens(hyp, lang)
+            rows[k, 3] = sum(edit_counts(r_tok, h_tok)) if r_tok != h_tok else 0
+            rows[k, 4] = len(r_tok)
+        return SampleStats(rows, {"first_segment": mode, "n": len(preds)})
+
+    def reduce(self, sums: np.ndarray, facts: Mapping[str, Any]) -> dict[str, float | None]:
+        return {"aas_ms": ratio(sums[0], sums[1], 1000.0), "wer": ratio(sums[3], sums[4])}
+
+    def details(self, sums: np.ndarray, facts: Mapping[str, Any]) -> dict[str, Any]:
+        shift_s, matched, parsed, edits, ref_tok = sums
+        out: dict[str, Any] = {
+            "first_segment": facts["first_segment"],
+            "matched_words": int(matched),
+            "total_shift_s": float(shift_s),
+            "n_unparsed": int(facts["n"] - parsed),
+            "wer_edits": int(edits),
+            "wer_ref_tokens": int(ref_tok),
+        }
+        if matched == 0:
+            out["note"] = "no word matched between references and predictions; AAS undefined"
+        return out
+
+    def info(self) -> dict[str, Any]:
+        return {"libraries": library_versions("rapidfuzz"), "alignment": "edit_distance rules, own code"}
 
 
-def compute(preds: Sequence[Prediction], **options: Any):
-    rows, mode = _prepare(preds, options)
-    st = _stats(rows, mode)
-    shift_s, matched, parsed, edits, ref_tok = st.sum(axis=0)
-    details: dict[str, Any] = {
-        "first_segment": mode,
-        "matched_words": int(matched),
-        "total_shift_s": float(shift_s),
-        "n_unparsed": int(len(rows) - parsed),
-        "wer_edits": int(edits),
-        "wer_ref_tokens": int(ref_tok),
-    }
-    values: dict[str, float | None] = {"aas_ms": None, "wer": None}
-    if matched > 0:
-        values["aas_ms"] = float(shift_s / matched * 1000.0)
-    else:
-        details["note"] = "no word matched between references and predictions; AAS undefined"
-    if ref_tok > 0:
-        values["wer"] = float(edits / ref_tok)
-    return values, details
-
-
-def intervals(preds: Sequence[Prediction], seed: int = 0, **options: Any):
-    rows, mode = _prepare(preds, options)
-    sums = bootstrap_sums(_stats(rows, mode)[:, [0, 1, 3, 4]], seed)
-    out = {}
-    for metric, cols, scale in (("aas_ms", [0, 1], 1000.0), ("wer", [2, 3], 1.0)):
-        ci = ratio_ci(sums[:, cols], scale)
-        if ci:
-            out[metric] = ci
-    return out
-
-
-def info() -> dict[str, Any]:
-    return {"libraries": library_versions("rapidfuzz"), "alignment": "edit_distance rules, own code"}
-
-
-SRWT = Scorer(
-    name="srwt",
-    version="1",
-    higher_is_better={"aas_ms": False, "wer": False},
-    compute=compute,
-    intervals=intervals,
-    info=info,
-)
+SRWT = SrwtScorer("srwt")

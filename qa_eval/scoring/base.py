@@ -1,70 +1,162 @@
 """The scorer contract shared by every metric family.
 
-A scorer is a `Scorer` object registered in the `qa_eval.scorers` entry-point group. Its
-`compute` function is pure (no I/O, no torch): it gets the successful predictions of ONE source
-and returns metric values. `Scorer.score` does the part that is the same for every family,
-once: group by source, count `n` and `n_failed` (failed samples are never scored as empty
-strings; they are left out of the metric and counted), attach bootstrap intervals.
+A scorer declares its metrics (`Metric`: direction, default regression tolerance, unit,
+display) and its options, and implements two pure steps (no I/O, no torch):
+
+* `statistics(predictions, options)` -> `SampleStats`: one row of sufficient statistics per
+  successful prediction of ONE source (edits and reference tokens, BLEU n-gram counts, 0/1
+  matches, per-sample CIDEr, ...), computed once;
+* `reduce(sums, facts)` -> metric values from the column sums of those rows.
+
+`Scorer.score` does the rest, the same way for every family: group by source, count `n` and
+`n_failed` (a failed sample is never scored as an empty string: it is left out and counted),
+reduce the column sums to the values, and reduce `N_RESAMPLES` seeded bootstrap resamples of
+the same rows to 95 % intervals. No second pass over the predictions, no cache.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 
+import numpy as np
+
+from qa_eval.errors import ConfigError, ScorerError
 from qa_eval.records import Prediction, SourceMetrics
 
-# compute(preds_of_one_source, **options) -> (values, details)
-ComputeFn = Callable[..., tuple[dict[str, float | None], dict[str, Any]]]
-# bootstrap(preds_of_one_source, seed, **options) -> {metric: (lo, hi)}
-IntervalFn = Callable[..., dict[str, tuple[float, float]]]
+N_RESAMPLES = 1000  # bootstrap resamples behind every `ci95`
+_CHUNK_CELLS = 4_000_000  # resample-by-sample cells drawn at once (bounds memory to ~32 MB)
 
 
 @dataclass(frozen=True)
-class Scorer:
-    """A named, versioned metric family.
+class Metric:
+    """One number a scorer reports, and how to read it.
 
-    name / version:    written into metrics.json["scorer"]; bump version when output may change.
-    higher_is_better:  metric name -> direction (used by `qa-eval compare` and the leaderboard).
-    compute:           pure function of one source's successful predictions.
-    intervals:         optional seeded bootstrap of 95 % confidence intervals.
-    info:              versions of the libraries behind the numbers (sacrebleu signature, ...).
+    higher_is_better: direction (compare, leaderboard and radar read it).
+    tolerance:        default regression tolerance of `qa-eval compare`, absolute, in `unit`.
+    unit:             "fraction", "BLEU 0-100", "ms", ...
+    decimals:         digits shown in tables.
     """
 
     name: str
-    version: str
-    higher_is_better: Mapping[str, bool]
-    compute: ComputeFn
-    intervals: IntervalFn | None = None
-    info: Callable[[], dict[str, Any]] = field(default=lambda: {})
+    higher_is_better: bool
+    tolerance: float
+    unit: str = "fraction"
+    decimals: int = 4
 
-    def score(
-        self, predictions: Sequence[Prediction], seed: int = 0, bootstrap: bool = True, **options: Any
-    ) -> dict[str, SourceMetrics]:
+    def format(self, value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.{self.decimals}f}"
+
+
+@dataclass(frozen=True)
+class SampleStats:
+    """Per-sample statistics of one source: `rows` (n, k) and facts about the whole source
+    (tokenizer, label set, ...) that `reduce` and `details` may need."""
+
+    rows: np.ndarray
+    facts: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Scorer(ABC):
+    """A named, versioned metric family (see the module docstring)."""
+
+    name: str
+    version: str = "1"
+    metrics: ClassVar[tuple[Metric, ...]] = ()
+    option_defaults: ClassVar[Mapping[str, Any]] = {}
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    # -- declaration -------------------------------------------------------------------------
+
+    @property
+    def higher_is_better(self) -> dict[str, bool]:
+        return {m.name: m.higher_is_better for m in self.metrics}
+
+    def metric(self, name: str) -> Metric | None:
+        return next((m for m in self.metrics if m.name == name), None)
+
+    def resolve_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """The defaults updated by `options`; unknown names or bad values are a ConfigError
+        (checked before any model loads)."""
+        unknown = sorted(set(options) - set(self.option_defaults))
+        if unknown:
+            raise ConfigError(
+                f"scorer {self.name!r}: unknown option(s) {', '.join(unknown)}; "
+                f"valid: {', '.join(sorted(self.option_defaults)) or 'none'}"
+            )
+        resolved = {**self.option_defaults, **options}
+        self.check_options(resolved)
+        return resolved
+
+    def check_options(self, options: Mapping[str, Any]) -> None:
+        """Raise ConfigError for a bad option value (subclasses with closed choices)."""
+
+    def info(self) -> dict[str, Any]:
+        """Versions of the libraries and rules behind the numbers (written into metrics.json)."""
+        return {}
+
+    # -- the two steps -----------------------------------------------------------------------
+
+    @abstractmethod
+    def statistics(self, preds: Sequence[Prediction], options: Mapping[str, Any]) -> SampleStats:
+        """Per-sample statistics of one source's successful predictions."""
+
+    @abstractmethod
+    def reduce(self, sums: np.ndarray, facts: Mapping[str, Any]) -> dict[str, float | None]:
+        """Metric values from column sums of the statistic rows (one value per declared metric)."""
+
+    def details(self, sums: np.ndarray, facts: Mapping[str, Any]) -> dict[str, Any]:
+        """What to show beside the values (edit counts, tokenizer, ...); default: the facts."""
+        return dict(facts)
+
+    def column_sums(self, rows: np.ndarray) -> np.ndarray:
+        """Sums of the statistic columns, added row after row (how the official scripts add)."""
+        return rows.sum(axis=0)
+
+    # -- shared machinery --------------------------------------------------------------------
+
+    def score(self, predictions: Sequence[Prediction], seed: int = 0, bootstrap: bool = True,
+              **options: Any) -> dict[str, SourceMetrics]:
         """Metrics per source, sources in first-seen order."""
+        opts = self.resolve_options(options)
         by_source: dict[str, list[Prediction]] = {}
         for p in predictions:
             by_source.setdefault(p.source, []).append(p)
         out: dict[str, SourceMetrics] = {}
         for source, preds in by_source.items():
             ok = [p for p in preds if not p.failed]
-            n_failed = len(preds) - len(ok)
-            if ok:
-                values, details = self.compute(ok, **options)
-                ci = self.intervals(ok, seed=seed, **options) if (bootstrap and self.intervals) else {}
-            else:
-                values = {m: None for m in self.higher_is_better}
-                details, ci = {"note": "every sample of this source failed"}, {}
-            out[source] = SourceMetrics(values, len(preds), n_failed, ci, details)
+            if not ok:
+                out[source] = SourceMetrics({m.name: None for m in self.metrics}, len(preds), len(preds), {},
+                                            {"note": "every sample of this source failed"})
+                continue
+            stats = self.statistics(ok, opts)
+            sums = self.column_sums(stats.rows)
+            ci = self._intervals(stats, seed) if bootstrap else {}
+            out[source] = SourceMetrics(self.reduce(sums, stats.facts), len(preds), len(preds) - len(ok), ci,
+                                        self.details(sums, stats.facts))
+        return out
+
+    def intervals(self, preds: Sequence[Prediction], seed: int = 0, **options: Any) -> dict[str, tuple[float, float]]:
+        """95 % bootstrap intervals of one source's successful predictions."""
+        return self._intervals(self.statistics(preds, self.resolve_options(options)), seed)
+
+    def _intervals(self, stats: SampleStats, seed: int) -> dict[str, tuple[float, float]]:
+        resampled = [self.reduce(row, stats.facts) for row in bootstrap_sums(stats.rows, seed)]
+        out = {}
+        for m in self.metrics:
+            values = [np.nan if r.get(m.name) is None else r[m.name] for r in resampled]
+            ci = percentile_ci(values)
+            if ci is not None:
+                out[m.name] = ci
         return out
 
 
 # ---------------------------------------------------------------------------------------------
-# Shared helpers for the metric families (pure; numpy only).
+# Helpers for the metric families (pure; numpy only).
 # ---------------------------------------------------------------------------------------------
-
-N_RESAMPLES = 1000  # bootstrap resamples behind every `ci95`
-_CHUNK_CELLS = 4_000_000  # resample-by-sample cells drawn at once (bounds memory to ~32 MB)
 
 
 def where(p: Prediction) -> str:
@@ -73,38 +165,26 @@ def where(p: Prediction) -> str:
     return str(loc) if loc else f"prediction id={p.id!r}"
 
 
-def check_options(scorer: str, options: Mapping[str, Any], allowed: Mapping[str, Any]) -> dict[str, Any]:
-    """`allowed` maps option -> default; unknown options are a ConfigError naming the valid ones."""
-    from qa_eval.errors import ConfigError
-
-    unknown = sorted(set(options) - set(allowed))
-    if unknown:
-        raise ConfigError(
-            f"scorer {scorer!r}: unknown option(s) {', '.join(unknown)}; "
-            f"valid: {', '.join(sorted(allowed)) or 'none'}"
-        )
-    return {**allowed, **options}
-
-
 def require_str_references(scorer: str, preds: Sequence[Prediction]) -> list[str]:
     """The references as strings; a list reference is a ScorerError naming file:line."""
-    from qa_eval.errors import ScorerError
-
     refs = []
     for p in preds:
         if not isinstance(p.reference, str):
-            raise ScorerError(
-                f"{where(p)}: scorer {scorer!r} expects 'reference' to be a string, got a list"
-            )
+            raise ScorerError(f"{where(p)}: scorer {scorer!r} expects 'reference' to be a string, got a list")
         refs.append(p.reference)
     return refs
 
 
-def bootstrap_sums(stats: Any, seed: int, n_resamples: int = N_RESAMPLES) -> Any:
+def ratio(num: float, den: float, scale: float = 1.0) -> float | None:
+    """num / den x scale, None when den is 0."""
+    return float(num / den * scale) if den > 0 else None
+
+
+def bootstrap_sums(stats: Any, seed: int, n_resamples: int = N_RESAMPLES) -> np.ndarray:
     """Column sums of `n_resamples` bootstrap resamples of the rows of `stats`.
 
-    stats: (n, k) per-sample sufficient statistics (edits and reference tokens, BLEU n-gram
-    counts, ...). Returns (n_resamples, k). Deterministic for a given seed.
+    stats: (n, k) per-sample sufficient statistics. Returns (n_resamples, k). Deterministic
+    for a given seed.
 
     Every statistic built on these sums depends on a resample only through how many times
     each distinct row was drawn, so when rows repeat a lot (WER: a few hundred distinct
@@ -112,8 +192,6 @@ def bootstrap_sums(stats: Any, seed: int, n_resamples: int = N_RESAMPLES) -> Any
     multinomial over the distinct rows (cost ~ resamples x distinct rows). Otherwise indices
     are drawn and counted in chunks (cost ~ resamples x n).
     """
-    import numpy as np
-
     stats = np.asarray(stats, dtype=np.float64)
     if stats.ndim == 1:
         stats = stats[:, None]
@@ -138,8 +216,6 @@ def bootstrap_sums(stats: Any, seed: int, n_resamples: int = N_RESAMPLES) -> Any
 
 def percentile_ci(values: Any) -> tuple[float, float] | None:
     """The 2.5th and 97.5th percentiles, ignoring NaN resamples; None when all are NaN."""
-    import numpy as np
-
     v = np.asarray(values, dtype=np.float64)
     v = v[~np.isnan(v)]
     if v.size == 0:
@@ -150,8 +226,6 @@ def percentile_ci(values: Any) -> tuple[float, float] | None:
 
 def ratio_ci(num_den_sums: Any, scale: float = 1.0) -> tuple[float, float] | None:
     """CI of sum(num) / sum(den) from `bootstrap_sums` output with columns (num, den)."""
-    import numpy as np
-
     num, den = num_den_sums[:, 0], num_den_sums[:, 1]
     with np.errstate(divide="ignore", invalid="ignore"):
         r = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan) * scale

@@ -13,31 +13,22 @@ scorer raises instead of guessing a tokenizer.
 
 The sacrebleu signature (tokenizer, smoothing, version) goes into `details["signature"]`.
 Note the paper used sacrebleu 1.5.x; 2.x gives the same numbers for these tokenizers.
-95 % intervals: 1000 seeded bootstrap resamples of sentences; each resample's BLEU is
-recomputed from its summed n-gram statistics (exactly corpus BLEU of the resample).
+Statistics: per sentence, the n-gram matches and totals (1-4), hypothesis and reference
+lengths; corpus BLEU is sacrebleu's formula on their sums, which is exactly what
+`corpus_score` computes (and so is each bootstrap resample's BLEU).
 """
 
 from __future__ import annotations
 
 import re
-from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from qa_eval.errors import PrerequisiteError, ScorerError
 from qa_eval.records import Prediction
-from qa_eval.scoring.base import (
-    Scorer,
-    bootstrap_sums,
-    check_options,
-    library_versions,
-    percentile_ci,
-    require_str_references,
-    where,
-)
+from qa_eval.scoring.base import Metric, SampleStats, Scorer, library_versions, require_str_references, where
 
-_OPTIONS = {"tgt_lang": None}
 _LANG_CODE = re.compile(r"^[a-z]{2,3}$")
 JA_HINT = 'pip install "sacrebleu[ja]"  (or: pip install "qa-eval[ja]")'
 
@@ -92,76 +83,65 @@ def _bleu(tokenize: str, effective_order: bool = False):
         raise PrerequisiteError(f"sacrebleu tokenizer {tokenize!r} unavailable: {exc}") from None
 
 
-@lru_cache(maxsize=4)
-def _sentence_stats(hyps: tuple[str, ...], refs: tuple[str, ...], tokenize: str) -> np.ndarray:
+def _sentence_stats(hyps: Sequence[str], refs: Sequence[str], tokenize: str) -> np.ndarray:
     """(n, 10): correct 1-4, total 1-4, hyp length, ref length per sentence."""
     bleu = _bleu(tokenize, effective_order=True)  # effective order only affects the score
     out = np.zeros((len(hyps), 10))
     for i, (h, r) in enumerate(zip(hyps, refs)):
         s = bleu.sentence_score(h, [r])
         out[i, :4], out[i, 4:8], out[i, 8], out[i, 9] = s.counts, s.totals, s.sys_len, s.ref_len
-    out.setflags(write=False)
     return out
 
 
-def _prepare(preds: Sequence[Prediction], options: dict[str, Any]):
-    opts = check_options("bleu", options, _OPTIONS)
-    refs = tuple(require_str_references("bleu", preds))
-    hyps = tuple((p.prediction or "").strip() for p in preds)
-    lang, origin = _target_lang(preds, opts["tgt_lang"])
-    return hyps, refs, lang, origin
+def _corpus_bleu(sums: np.ndarray, tokenize: str):
+    """sacrebleu's corpus BLEU (a BLEUScore) from summed sentence statistics."""
+    from sacrebleu.metrics import BLEU as SacreBLEU
 
-
-def compute(preds: Sequence[Prediction], **options: Any):
-    hyps, refs, lang, origin = _prepare(preds, options)
-    tokenize = tokenizer_for(lang)
     bleu = _bleu(tokenize)
-    result = bleu.corpus_score(list(hyps), [list(refs)])
-    details = {
-        "signature": bleu.get_signature().format(),
-        "tokenize": tokenize,
-        "tgt_lang": lang,
-        "tgt_lang_from": origin,
-        "precisions": [float(x) for x in result.precisions],
-        "bp": float(result.bp),
-        "sys_len": int(result.sys_len),
-        "ref_len": int(result.ref_len),
-    }
-    return {"bleu": float(result.score)}, details
+    return SacreBLEU.compute_bleu(
+        [int(x) for x in sums[:4]], [int(x) for x in sums[4:8]], int(sums[8]), int(sums[9]),
+        smooth_method=bleu.smooth_method, smooth_value=bleu.smooth_value,
+    )
 
 
-def intervals(preds: Sequence[Prediction], seed: int = 0, **options: Any):
-    from sacrebleu.metrics import BLEU
-
-    hyps, refs, lang, _ = _prepare(preds, options)
-    tokenize = tokenizer_for(lang)
+def _signature(tokenize: str) -> str:
+    """sacrebleu's signature of corpus BLEU with one reference per sentence (sacrebleu knows the
+    number of references only after scoring something, hence the one-sentence call)."""
     bleu = _bleu(tokenize)
-    sums = bootstrap_sums(_sentence_stats(hyps, refs, tokenize), seed)
-    scores = [
-        BLEU.compute_bleu(
-            [int(x) for x in row[:4]], [int(x) for x in row[4:8]], int(row[8]), int(row[9]),
-            smooth_method=bleu.smooth_method, smooth_value=bleu.smooth_value,
-        ).score
-        for row in sums
-    ]
-    ci = percentile_ci(scores)
-    return {"bleu": ci} if ci else {}
+    bleu.corpus_score(["a"], [["a"]])
+    return bleu.get_signature().format()
 
 
-def info() -> dict[str, Any]:
-    import sacrebleu
+class BleuScorer(Scorer):
+    """Corpus BLEU per source, tokenizer by target language."""
 
-    return {
-        "libraries": library_versions("sacrebleu"),
-        "signature": f"nrefs:1|case:mixed|eff:no|tok:<by target>|smooth:exp|version:{sacrebleu.__version__}",
-    }
+    metrics = (Metric("bleu", higher_is_better=True, tolerance=0.5, unit="BLEU 0-100", decimals=2),)
+    option_defaults = {"tgt_lang": None}
+
+    def statistics(self, preds: Sequence[Prediction], options: Mapping[str, Any]) -> SampleStats:
+        refs = require_str_references(self.name, preds)
+        hyps = [(p.prediction or "").strip() for p in preds]
+        lang, origin = _target_lang(preds, options["tgt_lang"])
+        tokenize = tokenizer_for(lang)
+        facts = {"signature": _signature(tokenize), "tokenize": tokenize, "tgt_lang": lang,
+                 "tgt_lang_from": origin}
+        return SampleStats(_sentence_stats(hyps, refs, tokenize), facts)
+
+    def reduce(self, sums: np.ndarray, facts: Mapping[str, Any]) -> dict[str, float | None]:
+        return {"bleu": float(_corpus_bleu(sums, facts["tokenize"]).score)}
+
+    def details(self, sums: np.ndarray, facts: Mapping[str, Any]) -> dict[str, Any]:
+        result = _corpus_bleu(sums, facts["tokenize"])
+        return {**facts, "precisions": [float(x) for x in result.precisions], "bp": float(result.bp),
+                "sys_len": int(result.sys_len), "ref_len": int(result.ref_len)}
+
+    def info(self) -> dict[str, Any]:
+        import sacrebleu
+
+        return {
+            "libraries": library_versions("sacrebleu"),
+            "signature": f"nrefs:1|case:mixed|eff:no|tok:<by target>|smooth:exp|version:{sacrebleu.__version__}",
+        }
 
 
-BLEU = Scorer(
-    name="bleu",
-    version="1",
-    higher_is_better={"bleu": True},
-    compute=compute,
-    intervals=intervals,
-    info=info,
-)
+BLEU = BleuScorer("bleu")

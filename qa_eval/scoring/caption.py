@@ -22,9 +22,10 @@ None, `details["spice_status"]` says why, and a `SpiceUnavailableWarning` names 
 files - the number is never dropped silently and never invented. CIDEr needs only Java and the
 tokenizer jar shipped inside pycocoevalcap; without Java the scorer raises PrerequisiteError.
 
-95 % intervals: 1000 seeded bootstrap resamples of the per-sample CIDEr/SPICE scores of the
-full-corpus run (an approximation for CIDEr: its IDF weights stay those of the full corpus
-instead of being recomputed per resample).
+Statistics: per sample, its CIDEr and SPICE scores from the full-corpus run, and one. CIDEr
+is their mean, added pairwise as numpy's mean adds (pycocoevalcap's `np.mean`), so the value is
+the official one to the last bit. Bootstrap resamples reuse the per-sample scores (an
+approximation for CIDEr: its IDF weights stay those of the full corpus).
 """
 
 from __future__ import annotations
@@ -35,23 +36,15 @@ import shutil
 import subprocess
 import tempfile
 import warnings
-from functools import lru_cache
 from importlib.util import find_spec
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from qa_eval.errors import PrerequisiteError, ScorerError
 from qa_eval.records import Prediction
-from qa_eval.scoring.base import (
-    Scorer,
-    bootstrap_sums,
-    check_options,
-    library_versions,
-    percentile_ci,
-    where,
-)
+from qa_eval.scoring.base import Metric, SampleStats, Scorer, library_versions, where
 
 SPICE_ENV = "QA_EVAL_SPICE_DIR"
 CORENLP_JARS = ("stanford-corenlp-3.6.0.jar", "stanford-corenlp-3.6.0-models.jar")
@@ -61,7 +54,6 @@ PTB_DROP = frozenset(
 )
 _LINE_BREAKS = str.maketrans({c: " " for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"})
 JAVA_HINT = "install a Java runtime (e.g. apt-get install openjdk-17-jre-headless) and put `java` on PATH"
-_OPTIONS = {"spice_dir": None}
 
 
 class SpiceUnavailableWarning(UserWarning):
@@ -156,14 +148,8 @@ def _float(x: Any) -> float:
         return float("nan")
 
 
-def _corpus(hyps: tuple[str, ...], refs: tuple[tuple[str, ...], ...], spice_dir: str | None):
-    """Per-sample CIDEr and SPICE (or None), SPICE status and jar location, for one source.
-    Cached (compute and intervals share one Java run); the key includes $QA_EVAL_SPICE_DIR."""
-    return _corpus_cached(hyps, refs, spice_dir, os.environ.get(SPICE_ENV))
-
-
-@lru_cache(maxsize=2)
-def _corpus_cached(hyps, refs, spice_dir, _env_spice_dir):
+def corpus_scores(hyps: Sequence[str], refs: Sequence[Sequence[str]], spice_dir: str | None):
+    """(per-sample CIDEr, per-sample SPICE or None, SPICE status, where the jars were found)."""
     from pycocoevalcap.cider.cider_scorer import CiderScorer
 
     sizes = [len(r) for r in refs]
@@ -185,73 +171,61 @@ def _corpus_cached(hyps, refs, spice_dir, _env_spice_dir):
     return cider_scores, spice_scores, status, found
 
 
-def _prepare(preds: Sequence[Prediction], options: dict[str, Any]):
-    opts = check_options("caption", options, _OPTIONS)
-    refs = []
-    for p in preds:
-        if not isinstance(p.reference, tuple):
-            raise ScorerError(f"{where(p)}: scorer 'caption' expects 'reference' to be a list of captions, got a string")
-        if not p.reference:
-            raise ScorerError(f"{where(p)}: scorer 'caption' needs at least one reference caption")
-        refs.append(p.reference)
-    hyps = tuple((p.prediction or "").strip() for p in preds)
-    return hyps, tuple(refs), opts["spice_dir"]
+class CaptionScorer(Scorer):
+    """CIDEr-D, SPICE and SPIDEr per source (SPICE None, with the reason, when it cannot run)."""
+
+    metrics = (
+        Metric("cider", higher_is_better=True, tolerance=0.02),
+        Metric("spice", higher_is_better=True, tolerance=0.01),
+        Metric("spider", higher_is_better=True, tolerance=0.015),
+    )
+    option_defaults = {"spice_dir": None}
+
+    def statistics(self, preds: Sequence[Prediction], options: Mapping[str, Any]) -> SampleStats:
+        refs = []
+        for p in preds:
+            if not isinstance(p.reference, tuple):
+                raise ScorerError(f"{where(p)}: scorer 'caption' expects 'reference' to be a list of captions, got a string")
+            if not p.reference:
+                raise ScorerError(f"{where(p)}: scorer 'caption' needs at least one reference caption")
+            refs.append(p.reference)
+        hyps = [(p.prediction or "").strip() for p in preds]
+        cider, spice, status, found = corpus_scores(hyps, refs, options["spice_dir"])
+        facts: dict[str, Any] = {
+            "tokenizer": f"PTB ({PTB_JAR})",
+            "refs_per_sample": [min(len(r) for r in refs), max(len(r) for r in refs)],
+            "spice_status": status,
+        }
+        if spice is None:
+            warnings.warn(f"SPICE/SPIDEr not computed for source {preds[0].source!r}: {status}",
+                          SpiceUnavailableWarning, stacklevel=2)
+            return SampleStats(np.stack([cider, np.ones_like(cider)], axis=1), facts)
+        facts["spice_jars"] = found
+        return SampleStats(np.stack([cider, np.ones_like(cider), spice], axis=1), facts)
+
+    def column_sums(self, rows: np.ndarray) -> np.ndarray:
+        """Each column added pairwise, as np.mean adds (see the module docstring)."""
+        return np.array([np.add.reduce(np.ascontiguousarray(rows[:, j])) for j in range(rows.shape[1])])
+
+    def reduce(self, sums: np.ndarray, facts: Mapping[str, Any]) -> dict[str, float | None]:
+        n = sums[1]
+        cider = float(sums[0] / n)
+        if len(sums) < 3:
+            return {"cider": cider, "spice": None, "spider": None}
+        spice = float(sums[2] / n)
+        return {"cider": cider, "spice": spice, "spider": (cider + spice) / 2.0}
+
+    def info(self) -> dict[str, Any]:
+        try:
+            cp, found = spice_classpath(None)
+        except PrerequisiteError as exc:
+            cp, found = None, str(exc)
+        return {
+            "libraries": library_versions("pycocoevalcap"),
+            "java": shutil.which("java"),
+            "ptb_jar": PTB_JAR,
+            "spice": found if cp is not None else f"unavailable: {found}",
+        }
 
 
-def compute(preds: Sequence[Prediction], **options: Any):
-    hyps, refs, spice_dir = _prepare(preds, options)
-    cider, spice, status, found = _corpus(hyps, refs, spice_dir)
-    values: dict[str, float | None] = {"cider": float(cider.mean()), "spice": None, "spider": None}
-    details: dict[str, Any] = {
-        "tokenizer": f"PTB ({PTB_JAR})",
-        "refs_per_sample": [min(len(r) for r in refs), max(len(r) for r in refs)],
-        "spice_status": status,
-    }
-    if spice is not None:
-        values["spice"] = float(spice.mean())
-        values["spider"] = (values["cider"] + values["spice"]) / 2.0
-        details["spice_jars"] = found
-    else:
-        warnings.warn(
-            f"SPICE/SPIDEr not computed for source {preds[0].source!r}: {status}",
-            SpiceUnavailableWarning,
-            stacklevel=2,
-        )
-    return values, details
-
-
-def intervals(preds: Sequence[Prediction], seed: int = 0, **options: Any):
-    hyps, refs, spice_dir = _prepare(preds, options)
-    cider, spice, _, _ = _corpus(hyps, refs, spice_dir)
-    n = len(cider)
-    cols = [cider] + ([spice, (cider + spice) / 2.0] if spice is not None else [])
-    sums = bootstrap_sums(np.stack(cols, axis=1), seed)
-    out = {}
-    for k, metric in enumerate(("cider", "spice", "spider")[: len(cols)]):
-        ci = percentile_ci(sums[:, k] / n)
-        if ci:
-            out[metric] = ci
-    return out
-
-
-def info() -> dict[str, Any]:
-    try:
-        cp, found = spice_classpath(None)
-    except PrerequisiteError as exc:
-        cp, found = None, str(exc)
-    return {
-        "libraries": library_versions("pycocoevalcap"),
-        "java": shutil.which("java"),
-        "ptb_jar": PTB_JAR,
-        "spice": found if cp is not None else f"unavailable: {found}",
-    }
-
-
-CAPTION = Scorer(
-    name="caption",
-    version="1",
-    higher_is_better={"cider": True, "spice": True, "spider": True},
-    compute=compute,
-    intervals=intervals,
-    info=info,
-)
+CAPTION = CaptionScorer("caption")

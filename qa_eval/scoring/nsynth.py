@@ -17,30 +17,23 @@ reference or the prediction (a MultiLabelBinarizer fitted on both), with the pre
 (sklearn warns; the official script inherits the same behaviour). `map` is None when no
 quality label appears at all.
 
-95 % intervals: 1000 seeded bootstrap resamples of samples. For `map` each resample's value is
-computed exactly from counts: with 0/1 scores, AP of a label = R1*P1 + (1-R1)*pos/n, where
-P1/R1 are precision/recall of the samples predicted positive (the two-threshold precision-
-recall curve sklearn builds), and a label enters a resample's macro mean only when it occurs
-in that resample (as the binarizer would have it).
+Statistics: per sample, the three matches, one, and per quality label (reference and
+prediction) 1 & 1, prediction, reference. `map` comes from their sums: with 0/1 scores, AP of a
+label = R1*P1 + (1-R1)*pos/n, where P1/R1 are precision/recall of the samples predicted
+positive (the two-threshold precision-recall curve sklearn builds; the same floating-point
+operations, so the value equals sklearn's to the last bit), and a label enters the macro mean
+only when it occurs (as the binarizer would have it; in a bootstrap resample too).
 """
 
 from __future__ import annotations
 
 import re
-import warnings
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from qa_eval.records import Prediction
-from qa_eval.scoring.base import (
-    Scorer,
-    bootstrap_sums,
-    check_options,
-    library_versions,
-    percentile_ci,
-    require_str_references,
-)
+from qa_eval.scoring.base import Metric, SampleStats, Scorer, library_versions, ratio, require_str_references
 
 QUALITIES = frozenset({
     "bright", "dark", "distortion", "fast_decay", "long_release",
@@ -51,6 +44,8 @@ _PITCH = re.compile(r"<\|pitch\|><\|midi_pitch_(.*?)\|>")
 _VELOCITY = re.compile(r"<\|velocity\|><\|midi_velocity_(.*?)\|>")
 _INSTRUMENT = re.compile(r"<\|instrument\|>(.*)")
 _SONIC = re.compile(r"<\|sonic\|>(.*)")
+# columns: instrument, pitch, velocity matches, one; then per label: tp, predicted, reference
+INSTRUMENT, PITCH, VELOCITY, ONE, LABELS = range(5)
 
 
 def _int_field(pattern: re.Pattern[str], text: str) -> int:
@@ -79,69 +74,6 @@ def parse_note(text: str) -> dict[str, Any]:
     }
 
 
-def _parsed(preds: Sequence[Prediction], options: dict[str, Any]):
-    check_options("nsynth", options, {})
-    refs = require_str_references("nsynth", preds)
-    return [parse_note(r) for r in refs], [parse_note(p.prediction or "") for p in preds]
-
-
-def _indicators(refs, hyps) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Labels (sorted union) and (n, L) 0/1 matrices for reference and prediction."""
-    labels = sorted({q for d in refs + hyps for q in d["qualities"]})
-    col = {q: i for i, q in enumerate(labels)}
-    y = np.zeros((len(refs), len(labels)))
-    s = np.zeros((len(refs), len(labels)))
-    for i, (r, h) in enumerate(zip(refs, hyps)):
-        for q in r["qualities"]:
-            y[i, col[q]] = 1
-        for q in h["qualities"]:
-            s[i, col[q]] = 1
-    return labels, y, s
-
-
-def _matches(refs, hyps) -> np.ndarray:
-    """(n, 3) 0/1: instrument, pitch, velocity exact match."""
-    return np.array(
-        [[r["instrument"] == h["instrument"], r["pitch"] == h["pitch"], r["velocity"] == h["velocity"]]
-         for r, h in zip(refs, hyps)],
-        dtype=np.float64,
-    ).reshape(len(refs), 3)
-
-
-def compute(preds: Sequence[Prediction], **options: Any):
-    from sklearn.metrics import average_precision_score
-
-    refs, hyps = _parsed(preds, options)
-    m = _matches(refs, hyps)
-    labels, y, s = _indicators(refs, hyps)
-    values: dict[str, float | None] = {
-        "instrument_acc": float(m[:, 0].mean()),
-        "map": None,
-        "pitch_acc": float(m[:, 1].mean()),
-        "velocity_acc": float(m[:, 2].mean()),
-    }
-    details: dict[str, Any] = {
-        "labels": labels,
-        "n_missing_pitch_ref": sum(r["pitch"] == MISSING_NOTE for r in refs),
-        "n_missing_pitch_pred": sum(h["pitch"] == MISSING_NOTE for h in hyps),
-    }
-    if labels:
-        with warnings.catch_warnings():
-            # "No positive class found in y_true": a label only predicted scores AP 0, as
-            # in the official run; recorded below instead of printed.
-            warnings.simplefilter("ignore", UserWarning)
-            per_label = average_precision_score(y, s, average=None)
-        per_label = np.atleast_1d(per_label)
-        values["map"] = float(np.mean(per_label))
-        details["ap_per_label"] = {q: float(v) for q, v in zip(labels, per_label)}
-        details["labels_without_reference_positive"] = [
-            q for q, k in zip(labels, y.sum(axis=0)) if k == 0
-        ]
-    else:
-        details["note"] = "no quality label in references or predictions; map undefined"
-    return values, details
-
-
 def binary_ap_from_counts(tp: np.ndarray, pred_pos: np.ndarray, pos: np.ndarray, n: np.ndarray) -> np.ndarray:
     """Average precision of hard 0/1 scores from counts (elementwise; see module docstring)."""
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -152,40 +84,62 @@ def binary_ap_from_counts(tp: np.ndarray, pred_pos: np.ndarray, pos: np.ndarray,
     return np.where(pos > 0, ap, 0.0)
 
 
-def intervals(preds: Sequence[Prediction], seed: int = 0, **options: Any):
-    refs, hyps = _parsed(preds, options)
-    m = _matches(refs, hyps)
-    _, y, s = _indicators(refs, hyps)
-    n_lab = y.shape[1]
-    stats = np.concatenate([m, np.ones((len(refs), 1)), y * s, s, y], axis=1)
-    sums = bootstrap_sums(stats, seed)
-    out: dict[str, tuple[float, float]] = {}
-    n = sums[:, 3]
-    for k, metric in enumerate(("instrument_acc", "pitch_acc", "velocity_acc")):
-        ci = percentile_ci(sums[:, k] / n)
-        if ci:
-            out[metric] = ci
-    if n_lab:
-        tp, pp, pos = (sums[:, 4 + j * n_lab : 4 + (j + 1) * n_lab] for j in range(3))
-        ap = binary_ap_from_counts(tp, pp, pos, n[:, None])
-        present = (pos > 0) | (pp > 0)
-        with np.errstate(invalid="ignore"):
-            maps = np.where(present.any(axis=1), (ap * present).sum(axis=1) / present.sum(axis=1), np.nan)
-        ci = percentile_ci(maps)
-        if ci:
-            out["map"] = ci
-    return out
+class NsynthScorer(Scorer):
+    """Instrument, pitch and velocity accuracy and the qualities' macro AP."""
+
+    metrics = (
+        Metric("instrument_acc", higher_is_better=True, tolerance=0.01),
+        Metric("map", higher_is_better=True, tolerance=0.01),
+        Metric("pitch_acc", higher_is_better=True, tolerance=0.01),
+        Metric("velocity_acc", higher_is_better=True, tolerance=0.01),
+    )
+
+    def statistics(self, preds: Sequence[Prediction], options: Mapping[str, Any]) -> SampleStats:
+        refs = [parse_note(r) for r in require_str_references(self.name, preds)]
+        hyps = [parse_note(p.prediction or "") for p in preds]
+        labels = sorted({q for d in refs + hyps for q in d["qualities"]})
+        col = {q: i for i, q in enumerate(labels)}
+        y = np.zeros((len(refs), len(labels)))
+        s = np.zeros((len(refs), len(labels)))
+        for i, (r, h) in enumerate(zip(refs, hyps)):
+            y[i, [col[q] for q in r["qualities"]]] = 1
+            s[i, [col[q] for q in h["qualities"]]] = 1
+        matches = np.array([[r["instrument"] == h["instrument"], r["pitch"] == h["pitch"],
+                             r["velocity"] == h["velocity"], True] for r, h in zip(refs, hyps)],
+                           dtype=np.float64).reshape(len(refs), 4)
+        facts = {
+            "labels": labels,
+            "n_missing_pitch_ref": sum(r["pitch"] == MISSING_NOTE for r in refs),
+            "n_missing_pitch_pred": sum(h["pitch"] == MISSING_NOTE for h in hyps),
+        }
+        return SampleStats(np.concatenate([matches, y * s, s, y], axis=1), facts)
+
+    def _per_label_ap(self, sums: np.ndarray, n_labels: int) -> tuple[np.ndarray, np.ndarray]:
+        """(AP per label, whether the label occurs) from the summed label columns."""
+        tp, pp, pos = (sums[LABELS + j * n_labels: LABELS + (j + 1) * n_labels] for j in range(3))
+        return binary_ap_from_counts(tp, pp, pos, sums[ONE]), (pos > 0) | (pp > 0)
+
+    def reduce(self, sums: np.ndarray, facts: Mapping[str, Any]) -> dict[str, float | None]:
+        n = sums[ONE]
+        ap, present = self._per_label_ap(sums, len(facts["labels"]))
+        return {
+            "instrument_acc": ratio(sums[INSTRUMENT], n),
+            "map": float(np.mean(ap[present])) if present.any() else None,
+            "pitch_acc": ratio(sums[PITCH], n),
+            "velocity_acc": ratio(sums[VELOCITY], n),
+        }
+
+    def details(self, sums: np.ndarray, facts: Mapping[str, Any]) -> dict[str, Any]:
+        labels = facts["labels"]
+        if not labels:
+            return {**facts, "note": "no quality label in references or predictions; map undefined"}
+        ap, _ = self._per_label_ap(sums, len(labels))
+        pos = sums[LABELS + 2 * len(labels): LABELS + 3 * len(labels)]
+        return {**facts, "ap_per_label": {q: float(v) for q, v in zip(labels, ap)},
+                "labels_without_reference_positive": [q for q, k in zip(labels, pos) if k == 0]}
+
+    def info(self) -> dict[str, Any]:
+        return {"libraries": library_versions("numpy"), "map": "sklearn's average precision, from counts"}
 
 
-def info() -> dict[str, Any]:
-    return {"libraries": library_versions("scikit-learn")}
-
-
-NSYNTH = Scorer(
-    name="nsynth",
-    version="1",
-    higher_is_better={"instrument_acc": True, "map": True, "pitch_acc": True, "velocity_acc": True},
-    compute=compute,
-    intervals=intervals,
-    info=info,
-)
+NSYNTH = NsynthScorer("nsynth")

@@ -21,21 +21,13 @@ resample's WER = its summed edits / its summed reference tokens.
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 from rapidfuzz.distance import Levenshtein
 
 from qa_eval.records import Prediction
-from qa_eval.scoring.base import (
-    Scorer,
-    bootstrap_sums,
-    check_options,
-    library_versions,
-    ratio_ci,
-    require_str_references,
-)
+from qa_eval.scoring.base import Metric, SampleStats, Scorer, library_versions, ratio, require_str_references
 from qa_eval.scoring.text import (
     CHAR_LEVEL_LANGS,
     NORMALIZED_CHAR_LEVEL_LANGS,
@@ -44,7 +36,7 @@ from qa_eval.scoring.text import (
     paper_tokens,
 )
 
-_OPTIONS = {"lang": None}
+WER = Metric("wer", higher_is_better=False, tolerance=0.005)
 # columns of the per-utterance statistics
 EDITS, REF, SUB, DEL, INS, HYP = range(6)
 
@@ -62,77 +54,60 @@ def edit_counts(ref: Sequence[str], hyp: Sequence[str]) -> tuple[int, int, int]:
     return sub, dele, ins
 
 
-@lru_cache(maxsize=4)
-def _stats(rows: tuple[tuple[str, str, str | None], ...], normalized: bool) -> np.ndarray:
-    """(n, 6) int array: edits, ref tokens, S, D, I, hyp tokens per utterance."""
-    tokenize: Callable[[str, str | None], list[str]] = normalized_tokens if normalized else paper_tokens
-    out = np.zeros((len(rows), 6), dtype=np.int64)
-    for i, (ref, hyp, lang) in enumerate(rows):
-        r, h = tokenize(ref, lang), tokenize(hyp, lang)
-        if r == h:
-            out[i, REF] = out[i, HYP] = len(r)
-            continue
-        s, d, n_ins = edit_counts(r, h)
-        out[i] = (s + d + n_ins, len(r), s, d, n_ins, len(h))
-    out.setflags(write=False)
-    return out
+class WerScorer(Scorer):
+    """Corpus WER per source: the paper rules (`normalized=False`) or Qwen2-Audio's."""
 
+    metrics = (WER,)
+    option_defaults = {"lang": None}
 
-def _rows(scorer: str, preds: Sequence[Prediction], options: dict[str, Any]):
-    opts = check_options(scorer, options, _OPTIONS)
-    refs = require_str_references(scorer, preds)
-    rows = tuple(
-        (ref, p.prediction or "", base_lang(p.get("lang") or opts["lang"]))
-        for ref, p in zip(refs, preds)
-    )
-    return rows
+    def __init__(self, name: str, normalized: bool) -> None:
+        super().__init__(name)
+        self.normalized = normalized
+        self.tokenize: Callable[[str, str | None], list[str]] = normalized_tokens if normalized else paper_tokens
+        self.char_langs = NORMALIZED_CHAR_LEVEL_LANGS if normalized else CHAR_LEVEL_LANGS
 
+    def statistics(self, preds: Sequence[Prediction], options: Mapping[str, Any]) -> SampleStats:
+        refs = require_str_references(self.name, preds)
+        rows = np.zeros((len(preds), 6), dtype=np.float64)
+        langs = []
+        for i, (ref, p) in enumerate(zip(refs, preds)):
+            lang = base_lang(p.get("lang") or options["lang"])
+            langs.append(lang)
+            r, h = self.tokenize(ref, lang), self.tokenize(p.prediction or "", lang)
+            if r == h:
+                rows[i, REF] = rows[i, HYP] = len(r)
+                continue
+            s, d, n_ins = edit_counts(r, h)
+            rows[i] = (s + d + n_ins, len(r), s, d, n_ins, len(h))
+        units = {"char" if lang in self.char_langs else "word" for lang in langs}
+        facts = {"unit": units.pop() if len(units) == 1 else "mixed",
+                 "langs": sorted({lang or "unspecified" for lang in langs})}
+        return SampleStats(rows, facts)
 
-def _make(name: str, normalized: bool) -> Scorer:
-    char_langs = NORMALIZED_CHAR_LEVEL_LANGS if normalized else CHAR_LEVEL_LANGS
+    def reduce(self, sums: np.ndarray, facts: Mapping[str, Any]) -> dict[str, float | None]:
+        return {"wer": ratio(sums[EDITS], sums[REF])}
 
-    def compute(preds: Sequence[Prediction], **options: Any):
-        rows = _rows(name, preds, options)
-        st = _stats(rows, normalized)
-        tot = st.sum(axis=0)
-        langs = sorted({r[2] or "unspecified" for r in rows})
-        units = {"char" if r[2] in char_langs else "word" for r in rows}
-        details: dict[str, Any] = {
-            "edits": int(tot[EDITS]),
-            "substitutions": int(tot[SUB]),
-            "deletions": int(tot[DEL]),
-            "insertions": int(tot[INS]),
-            "ref_tokens": int(tot[REF]),
-            "hyp_tokens": int(tot[HYP]),
-            "unit": units.pop() if len(units) == 1 else "mixed",
-            "langs": langs,
+    def details(self, sums: np.ndarray, facts: Mapping[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "edits": int(sums[EDITS]),
+            "substitutions": int(sums[SUB]),
+            "deletions": int(sums[DEL]),
+            "insertions": int(sums[INS]),
+            "ref_tokens": int(sums[REF]),
+            "hyp_tokens": int(sums[HYP]),
+            **facts,
         }
-        if tot[REF] == 0:
-            details["note"] = "the references of this source have no tokens; WER undefined"
-            return {"wer": None}, details
-        return {"wer": float(tot[EDITS] / tot[REF])}, details
+        if sums[REF] == 0:
+            out["note"] = "the references of this source have no tokens; WER undefined"
+        return out
 
-    def intervals(preds: Sequence[Prediction], seed: int = 0, **options: Any):
-        st = _stats(_rows(name, preds, options), normalized)
-        ci = ratio_ci(bootstrap_sums(st[:, [EDITS, REF]], seed))
-        return {"wer": ci} if ci else {}
-
-    def info() -> dict[str, Any]:
-        libs = ["rapidfuzz"] + (["whisper-normalizer", "cn2an", "zhconv"] if normalized else [])
+    def info(self) -> dict[str, Any]:
+        libs = ["rapidfuzz"] + (["zhconv"] if self.normalized else [])
         return {
-            "rules": "qwen2-audio-normalized" if normalized else "qwen-audio-paper",
+            "rules": "qwen2-audio-normalized" if self.normalized else "qwen-audio-paper",
             "libraries": library_versions(*libs),
         }
 
-    return Scorer(
-        name=name,
-        version="1",
-        higher_is_better={"wer": False},
-        compute=compute,
-        intervals=intervals,
-        info=info,
-    )
 
-
-PAPER_WER = _make("wer", normalized=False)
-NORMALIZED_WER = _make("wer-normalized", normalized=True)
+PAPER_WER = WerScorer("wer", normalized=False)
+NORMALIZED_WER = WerScorer("wer-normalized", normalized=True)

@@ -18,7 +18,7 @@ import soundfile as sf
 from model_adapters.whisper.embedded import embedded_checkpoint
 from qa_eval.adapter import ModelOptions
 from qa_eval.errors import AdapterError
-from qa_eval.evaluate import RunRequest, evaluate
+from qa_eval.run import RunRequest, evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "fixtures" / "qwen_audio_tiny"

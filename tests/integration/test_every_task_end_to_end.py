@@ -23,7 +23,7 @@ import pytest
 
 from qa_eval import cli, registry
 from qa_eval.adapter import ModelOptions
-from qa_eval.evaluate import RunRequest, evaluate
+from qa_eval.run import RunRequest, evaluate
 from qa_eval.leaderboard import HEADER, write_leaderboard
 
 ROOT = Path(__file__).resolve().parents[1]

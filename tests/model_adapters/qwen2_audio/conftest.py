@@ -13,7 +13,7 @@ from qa_eval.adapter import ModelOptions
 
 @pytest.fixture(scope="session")
 def tiny_dir(tmp_path_factory) -> Path:
-    from model_adapters.qwen2_audio.tiny import make_tiny_qwen2_audio
+    from model_adapters.testing.qwen2_audio import make_tiny_qwen2_audio
 
     return make_tiny_qwen2_audio(tmp_path_factory.mktemp("qwen2_audio_tiny"))
 

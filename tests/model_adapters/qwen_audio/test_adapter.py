@@ -9,7 +9,8 @@ import types
 import numpy as np
 import pytest
 
-from model_adapters.qwen_audio.adapter import QwenAudioAdapter, QwenAudioChatAdapter, audio_query, chatml_prompt
+from model_adapters.qwen_audio.adapter import QwenAudioAdapter, QwenAudioChatAdapter
+from model_adapters.qwen_audio.prompt import audio_query, chatml_prompt
 from model_adapters.qwen_audio.raw_generate import generate_file
 from model_adapters.qwen_audio.tokenizer import QwenAudioTokenizer
 from qa_eval.adapter import AudioInput, ModelOptions
@@ -43,7 +44,7 @@ def test_generate_batch_with_bad_samples(adapter, waveforms):
         AudioInput(Sample("tiny", "fixture", ("t.wav",), "ref"), "<audio>t.wav</audio>hi", (np.zeros(100, np.float32),)),
         _input("two_audios", waveforms, prompt=BY_ID["two_audios"]["prompt"].replace("audio/", "PLACEHOLDER/")),
     ]
-    out = adapter.generate(batch, GenerationConfig(max_new_tokens=24, min_new_tokens=24, batch_size=2))
+    out = adapter.generate(batch, GenerationConfig(max_new_tokens=24, min_new_tokens=24))
     assert len(out) == 5
     for i, cid in ((0, "short_0p555s"), (2, "long_music_96s"), (4, "two_audios")):
         assert out[i].error is None and out[i].text == BY_ID[cid]["text_single"]
@@ -118,7 +119,7 @@ def test_generate_file(tmp_path):
 
 def _runner(tmp_path):
     """run(batch_size, name) -> (metrics, [(id, prediction)], log lines) on 10 librispeech-sample clips."""
-    from qa_eval.evaluate import RunRequest, evaluate
+    from qa_eval.run import RunRequest, evaluate
 
     def run(batch_size, name):
         req = RunRequest(task="librispeech-sample", model="qwen-audio",

@@ -1,6 +1,6 @@
 """FULL-size Qwen-Audio (real shapes) in bfloat16 on the CPU from a meta skeleton (slow).
 
-Random weights are created directly in bf16, one tensor at a time (weights.materialize_random),
+Random weights are created directly in bf16, one tensor at a time (testing.qwen_audio.materialize_random),
 so no float32 copy of the model ever exists: peak RSS must stay below ~20 GiB (the bf16 model
 alone is ~15.7 GiB). Then one short batch is decoded with the fast and the reference paths.
 Measured (2 CPU cores): RSS 15.7 GiB while decoding, test wall time ~400 s; fast and reference
@@ -18,9 +18,10 @@ import torch
 from model_adapters.qwen_audio.config import QwenAudioConfig
 from model_adapters.qwen_audio.features import load_mel_filters
 from model_adapters.qwen_audio.pipeline import QwenAudioPipeline
-from model_adapters.qwen_audio.random_checkpoint import FULL_CONFIG
+from model_adapters.testing.qwen_audio import FULL_CONFIG
 from model_adapters.qwen_audio.tokenizer import QwenAudioTokenizer
-from model_adapters.qwen_audio.weights import build_meta_model, materialize_random
+from model_adapters.qwen_audio.weights import build_meta_model
+from model_adapters.testing.qwen_audio import materialize_random
 
 from .conftest import FIXTURE
 

@@ -17,7 +17,7 @@ import torch
 
 from model_adapters.qwen_audio.generate import GreedySettings, cut_at_end, left_pad, select_next
 from model_adapters.qwen_audio.pipeline import QwenAudioPipeline
-from model_adapters.qwen_audio.random_checkpoint import tiny_config_dict, write_random_checkpoint
+from model_adapters.testing.qwen_audio import tiny_config_dict, write_random_checkpoint
 
 from .conftest import BATCHED, CASES, FIXTURE
 

@@ -19,7 +19,7 @@ import pytest
 
 from model_adapters.qwen_audio.config import QwenAudioConfig
 from model_adapters.qwen_audio.memory import memory_budget, row_bytes
-from model_adapters.qwen_audio.random_checkpoint import config_dict, tiny_config_dict
+from model_adapters.testing.qwen_audio import config_dict, tiny_config_dict
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -11,7 +11,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from model_adapters.qwen_audio.config import QwenAudioConfig
-from model_adapters.qwen_audio.random_checkpoint import tiny_config_dict, write_random_checkpoint
+from model_adapters.testing.qwen_audio import tiny_config_dict, write_random_checkpoint
 from model_adapters.qwen_audio.weights import build_meta_model, expected_tensors, load_model
 from qa_eval.errors import AdapterError, ConfigError
 

@@ -1,4 +1,5 @@
 """A tiny random Qwen2-Audio checkpoint, built locally (no hub): for tests and benchmarks.
+(`shaped_config` also builds the transformers model of any shape for `qa-eval bench`.)
 
 `make_tiny_qwen2_audio(dir)` writes a directory that `Qwen2AudioForConditionalGeneration` and
 `Qwen2AudioProcessor.from_pretrained` load like the real `Qwen/Qwen2-Audio-7B`: the same

@@ -1,10 +1,12 @@
 """Random-weight Qwen-Audio checkpoints in the ORIGINAL on-disk format, at any size.
 
-Used by tests and benchmarks: ``write_random_checkpoint(out_dir, config_dict, assets_from=...)``
-writes ``config.json``, (sharded) ``model*.safetensors`` with the original key names, and copies
-the tokenizer/mel assets (``qwen.tiktoken``, ``mel_filters.npz``, ``tokenizer_config.json``)
-from an existing checkpoint directory. Tensors are generated one shard at a time directly in the
-storage dtype, so memory stays around one shard.
+Used by tests and benchmarks: ``write_random_checkpoint(out_dir, config_dict)`` writes
+``config.json``, (sharded) ``model*.safetensors`` with the original key names, and copies the
+tokenizer/mel assets (``qwen.tiktoken``, ``mel_filters.npz``, ``tokenizer_config.json``) that
+ship with the adapter (``model_adapters/qwen_audio/assets``) or from another checkpoint folder.
+``materialize_random`` fills a meta-device model in memory the same way (no files). Tensors
+are generated one shard at a time directly in the storage dtype, so memory stays around one
+shard.
 
 Initialisation (not the real model's; chosen so random models give non-degenerate outputs):
 matrices/convolutions N(0, 1/fan_in); biases N(0, 0.05^2); norm weights 1 + N(0, 0.1^2);
@@ -23,8 +25,11 @@ from typing import Any, Mapping
 
 import torch
 
-from .config import QwenAudioConfig
-from .weights import build_meta_model, expected_tensors, resolve_dtype
+from model_adapters.qwen_audio.config import QwenAudioConfig
+from model_adapters.qwen_audio.model import QwenAudioModel
+from model_adapters.qwen_audio.weights import assign_tensor, build_meta_model, expected_tensors, resolve_dtype
+
+ASSETS = Path(__file__).resolve().parent.parent / "qwen_audio" / "assets"  # shipped tokenizer + mel filters
 
 FIRST_UNNAMED_ID = 155165  # ids from here on have no tokenizer entry
 ASSET_FILES = ("qwen.tiktoken", "mel_filters.npz", "tokenizer_config.json", "generation_config.json")
@@ -92,7 +97,7 @@ def random_tensor(key: str, shape: tuple[int, ...], config: QwenAudioConfig, dty
 def write_random_checkpoint(
     out_dir: str | Path,
     config: Mapping[str, Any] | QwenAudioConfig,
-    assets_from: str | Path,
+    assets_from: str | Path = ASSETS,
     seed: int = 0,
     dtype: str | torch.dtype = "bfloat16",
     max_shard_bytes: int = 4 << 30,
@@ -135,3 +140,14 @@ def write_random_checkpoint(
         index = {"metadata": {"total_size": total}, "weight_map": weight_map}
         (out / "model.safetensors.index.json").write_text(json.dumps(index, indent=2), encoding="utf-8")
     return out
+
+
+def materialize_random(
+    model: QwenAudioModel, device: torch.device | str, dtype: str | torch.dtype, seed: int = 0
+) -> QwenAudioModel:
+    """Fill a meta skeleton with random weights directly in `dtype` on `device`, one tensor at a time."""
+    dtype = resolve_dtype(dtype)
+    gen = torch.Generator(device=torch.device(device).type).manual_seed(seed)
+    for key, shape in sorted(expected_tensors(model).items()):
+        assign_tensor(model, key, random_tensor(key, tuple(shape), model.config, dtype, device, gen))
+    return model

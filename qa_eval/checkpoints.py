@@ -1,0 +1,93 @@
+"""Where a checkpoint lives and which weights it holds.
+
+`resolve_checkpoint_dir` turns a `--checkpoint` value into a local folder (the folder itself, or
+a hub snapshot where a hub is reachable). `weights_hash` is the revision of a local checkpoint:
+a sha256 over its weight files. Hashing 16 GB takes a while, so each file's digest is kept in
+`~/.cache/qa-eval/weights-sha256.json` under its path, size and modification time: a file is
+hashed again only when it changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Sequence
+
+from qa_eval.errors import AdapterError
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin")
+CACHE_FILE = "weights-sha256.json"
+
+
+def cache_dir() -> Path:
+    """qa-eval's cache folder ($XDG_CACHE_HOME/qa-eval, default ~/.cache/qa-eval)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qa-eval"
+
+
+def resolve_checkpoint_dir(ref: str, revision: str | None, patterns: Sequence[str] | None = None) -> Path:
+    """A local folder for checkpoint `ref` (a folder, or a hub id fetched with huggingface_hub)."""
+    local = Path(ref).expanduser()
+    if local.is_dir():
+        return local
+    if "/" not in ref or ref.startswith((".", "/", "~")):
+        raise AdapterError(f"{ref}: checkpoint folder not found")
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError:
+        raise AdapterError(f"{ref}: not a local folder and huggingface_hub is not installed") from None
+    try:
+        path = snapshot_download(repo_id=ref, revision=revision, allow_patterns=list(patterns) if patterns else None)
+    except Exception as exc:  # network, auth, unknown repo: all mean "cannot load"
+        raise AdapterError(f"{ref}: not a local folder, and the hub copy cannot be fetched "
+                           f"({type(exc).__name__}: {exc}); pass --checkpoint /path/to/folder") from None
+    return Path(path)
+
+
+def weights_hash(checkpoint: str | Path) -> str | None:
+    """"sha256:..." over the names and contents of a local checkpoint's weight files (None for
+    a hub id, whose revision is the hub's commit)."""
+    root = Path(checkpoint).expanduser()
+    if not root.is_dir():
+        return None
+    files = sorted(p for p in root.iterdir() if p.suffix in WEIGHT_SUFFIXES and p.is_file())
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(f"{path.name}:{file_sha256(path)}\n".encode())
+    return "sha256:" + digest.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of one file, remembered across runs by (path, size, mtime)."""
+    st = path.stat()
+    key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+    cache_path = cache_dir() / CACHE_FILE
+    cache = _read_cache(cache_path)
+    if key not in cache:
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        cache[key] = h.hexdigest()
+        _write_cache(cache_path, cache)
+    return cache[key]
+
+
+def _read_cache(path: Path) -> dict[str, str]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_cache(path: Path, cache: dict[str, str]) -> None:
+    """Best effort: an unwritable cache only means hashing again next time."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(cache, indent=0), encoding="utf-8")
+        tmp.replace(path)
+    except OSError:
+        pass

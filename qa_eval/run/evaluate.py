@@ -1,0 +1,78 @@
+"""evaluate: plan -> generate what is missing -> merge -> score -> metrics.json."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable
+
+from qa_eval.distributed import World
+from qa_eval.errors import RunFailedError
+from qa_eval.metrics import failed_fraction, metrics_document, score_predictions
+from qa_eval.provenance import hardware
+from qa_eval.run.loop import Timing
+from qa_eval.run.meta import RunMeta, failure_reasons
+from qa_eval.run.plan import RunPlan, make_plan
+from qa_eval.run.request import RunRequest
+from qa_eval.run.resume import generate_missing
+from qa_eval.store import finalize, merge_ordered, read_run_folder, write_json_atomic
+
+
+def stderr_log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def metrics_path(out_dir: Path, limit: int | None) -> Path:
+    """metrics.json for a whole data set; metrics.limit-N.json for a --limit N selection, so a
+    quick partial run never replaces the whole run's numbers."""
+    return out_dir / ("metrics.json" if limit is None else f"metrics.limit-{limit}.json")
+
+
+def evaluate(req: RunRequest, log: Callable[[str], None] = stderr_log) -> tuple[dict[str, Any] | None, Path]:
+    """Run one task with one model; returns (metrics document, run folder).
+
+    Under torchrun every rank runs this; only rank 0 merges, scores and returns a document
+    (other ranks return None). Nothing stored in the run folder is ever dropped: predictions of
+    samples outside the current selection stay in predictions.jsonl, unscored.
+    """
+    world = World.from_env()
+    plan = make_plan(req, replace(req.options, device=world.device_for(req.options.device)))
+    world.init(plan.adapter.options.device)
+    try:
+        timings = world.gather(generate_missing(world, plan, log))
+        if not world.is_main:
+            return None, plan.out_dir
+        stored = merge_ordered(read_run_folder(plan.out_dir), plan.all_ids)
+        finalize(plan.out_dir, stored)
+    finally:
+        world.close()
+    selected = {s.id for s in plan.samples}
+    predictions = [p for p in stored if p.id in selected]
+    scored = score_predictions(plan.task, predictions, req.seed, scorer_name=plan.scorer_name,
+                               options=plan.scorer_options, warn_unknown=False)  # load_samples warned
+    meta = run_meta(plan, world.size, [t for t in timings if t is not None], len(stored), predictions)
+    doc = metrics_document(plan.task, req.model, scored, meta.to_dict())
+    write_json_atomic(metrics_path(plan.out_dir, req.limit), doc)
+    frac = failed_fraction(scored.per_source)
+    if frac > req.max_failed_fraction:
+        reasons = "; ".join(f"{n} x {why}" for why, n in meta.failure_reasons.items())
+        raise RunFailedError(
+            f"{frac:.1%} of samples failed (threshold {req.max_failed_fraction:.1%}): {reasons}. "
+            f"Details in the 'error' fields of {plan.out_dir / 'predictions.jsonl'}; after fixing the cause, "
+            f"rerun the same command with --retry-failed"
+        )
+    return doc, plan.out_dir
+
+
+def run_meta(plan: RunPlan, world_size: int, timings: list[Timing], n_stored: int, predictions) -> RunMeta:
+    req = plan.request
+    return RunMeta(
+        model=plan.adapter.describe(), batch_size=req.batch_size, max_audio_s=req.max_audio_s,
+        world_size=world_size, generation=plan.generation.to_dict(), prompt_hash=plan.prompt_hash,
+        fingerprint=plan.fingerprint, manifest_sha256=plan.manifest_sha256, data_sha256=plan.data_sha256,
+        audio_decoder=plan.decoder, n_samples=len(plan.samples), n_stored=n_stored, limit=req.limit,
+        seed=req.seed, hardware=hardware(), timing=Timing.combine(timings) if timings else None,
+        n_truncated_audio=sum(t.n_truncated_audio for t in timings),
+        failure_reasons=failure_reasons(predictions),
+    )
