@@ -100,9 +100,12 @@ def samples_from_rows(
 def canonical_sources(samples: list[Sample], task: "TaskSpec") -> list[Sample]:
     """Each sample's source as the task declares it (TaskSpec.canonical_source), the manifest's
     own spelling kept in fields["source_as_given"] where it differs. Sources that match none are
-    kept as given (they run and are scored as their own rows) with a warning; ManifestError when
-    none matches (scoring would refuse such a run after generating it)."""
-    names = task.source_names((s.source for s in samples), "manifest samples", ManifestError)
+    kept as given (they run and are scored as their own rows) with one warning. ManifestError,
+    before any model work, when a source's references show another task's data
+    (TaskSpec.check_references); never for a source name alone."""
+    task.check_references(((s.source, f"sample {s.id!r}", s.reference) for s in samples),
+                          "manifest samples", ManifestError)
+    names = task.source_names((s.source for s in samples), "manifest samples")
     return [s if names[s.source] == s.source else
             replace(s, source=names[s.source], fields={**s.fields, "source_as_given": s.source})
             for s in samples]

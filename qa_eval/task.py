@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
+from qa_eval import task_families
 from qa_eval.errors import ConfigError, QaEvalError
 from qa_eval.intent import PromptIntent
-from qa_eval.records import Sample
+from qa_eval.records import Reference, Sample
 
 # Words that name no split: ignored when source names are compared (see canonical_source).
 GENERIC_SOURCE_WORDS = frozenset({"test", "eval", "evaluation", "set", "split"})
@@ -23,7 +24,11 @@ _WORDS = re.compile(r"[^\W\d_]+|\d+")  # runs of letters, runs of digits
 
 
 class UnknownSourceWarning(UserWarning):
-    """Samples or predictions carry sources that match none of the task's declared sources."""
+    """Samples or predictions carry sources that match none of the task's declared sources.
+
+    Its message is one line, meant to be shown as `qa-eval: warning: MESSAGE` (no file, no
+    line of code): those sources run and are scored as their own rows, without a paper value.
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +54,9 @@ class TaskSpec:
     hf_columns:      manifest field -> column of a Hugging Face dataset holding it ("audio",
                      "gt", optionally "source" and task fields such as "question"); empty when
                      no datasets layout is supported.
+    family:          its family (qa_eval.task_families.FAMILIES: "asr", "srwt", ...), whose
+                     reference shape check_references expects; None: no reference check.
+    origin:          the task file it was read from (qa_eval.task_file); None for a plugin.
     """
 
     name: str
@@ -65,6 +73,8 @@ class TaskSpec:
     scorer_options: Mapping[str, object] = field(default_factory=dict)
     prepare: Callable[[Path, Path, "str | None"], Any] | None = None
     hf_columns: Mapping[str, str] = field(default_factory=dict)
+    family: str | None = None
+    origin: str | None = None
 
     def __post_init__(self) -> None:
         if self.max_new_tokens < 1:
@@ -76,6 +86,9 @@ class TaskSpec:
             raise ConfigError(f"task {self.name}: paper numbers for undeclared sources {sorted(unknown)}")
         if self.hf_columns and not {"audio", "gt"} <= set(self.hf_columns):
             raise ConfigError(f"task {self.name}: hf_columns must map 'audio' and 'gt'")
+        if self.family is not None and self.family not in task_families.FAMILIES:
+            raise ConfigError(f"task {self.name}: unknown family {self.family!r} "
+                              f"(known: {', '.join(task_families.FAMILIES)})")
 
     def canonical_source(self, raw: str) -> str | None:
         """The declared source that `raw` names, or None when it names none or several.
@@ -111,26 +124,54 @@ class TaskSpec:
         return tuple(out)
 
     def source_names(
-        self, raw: Iterable[str], what: str, error: type[QaEvalError], warn: bool = True
+        self, raw: Iterable[str], what: str, error: type[QaEvalError] | None = None, warn: bool = True
     ) -> dict[str, str]:
         """raw source -> the name to report it under: its canonical_source, else itself.
 
-        Raises `error` when none of them matches (a file of another task); when only some do,
-        one UnknownSourceWarning (if `warn`) names the others (scored as their own rows, no
-        paper value).
+        A source name alone never refuses a file (check_references looks for evidence of
+        another task): sources that match none are scored as their own rows, without a paper
+        value, and one UnknownSourceWarning (if `warn`) names them, on one line.
+        `error` is no longer used; it stays only until callers stop passing it.
         """
         names = {r: self.canonical_source(r) for r in dict.fromkeys(raw)}
         unknown = sorted(r for r, c in names.items() if c is None)
-        if unknown and len(unknown) == len(names):
-            raise error(
-                f"{what} have source(s) {unknown} that task {self.name!r} does not declare "
-                f"({', '.join(self.sources)}): is this the right task?"
-            )
         if unknown and warn:
             warnings.warn(
-                f"task {self.name}: source(s) {unknown} match none of its sources "
+                f"task {self.name}: {what} have source(s) {unknown} that it does not declare "
                 f"({', '.join(self.sources)}); they are scored as their own rows, without a paper value",
                 UnknownSourceWarning,
                 stacklevel=2,
             )
         return {r: c or r for r, c in names.items()}
+
+    def check_references(
+        self, rows: Iterable[tuple[str, str, Reference]], what: str, error: type[QaEvalError]
+    ) -> None:
+        """Refuse, with `error`, a file of another task: rows are (source, where, reference).
+
+        Evidence is the references' shape, per source: when more than half of one source's
+        references are not what the task's family expects (a list of captions for Clotho,
+        timestamped words for SRWT, NSynth tags, a label of the set for a classification task
+        with labels, a plain string otherwise), that source belongs to another task. A few odd
+        rows are the scorer's business. Tasks without a family are not checked.
+        """
+        if self.family is None:
+            return
+        expected, fits = task_families.reference_check(self.family, self.labels)
+        by_source: dict[str, list[tuple[str, Reference]]] = {}
+        for source, where, reference in rows:
+            by_source.setdefault(source, []).append((where, reference))
+        for source, items in by_source.items():
+            misfits = [(where, ref) for where, ref in items if not fits(ref)]
+            if 2 * len(misfits) > len(items):
+                where, ref = misfits[0]
+                raise error(
+                    f"{what} of source {source!r}: {len(misfits)} of {len(items)} references are not "
+                    f"{expected}, as task {self.name!r} ({self.family}) expects; e.g. {where}: "
+                    f"{_preview(ref)}. Is this the right task?"
+                )
+
+
+def _preview(ref: Reference, limit: int = 80) -> str:
+    text = repr(list(ref) if isinstance(ref, tuple) else ref)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,28 +1,17 @@
-"""Small helpers shared by the task plugins (no torch, no adapters, no scorers)."""
+"""Small helpers shared by the task plugins' data preparation (no torch, no adapters, no scorers).
+
+Prompt intents and the other family pieces live in qa_eval.task_families.
+"""
 
 from __future__ import annotations
 
 import csv
-import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
 
 from qa_eval.errors import ConfigError
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".m4a")
-_CJK = re.compile(r"[\u4e00-\u9fff]")
-
-
-def sample_lang(fields: Mapping[str, Any], default: str) -> str:
-    """The `lang` field of a sample's manifest row, else `default`."""
-    lang = fields.get("lang")
-    return str(lang) if lang else default
-
-
-def guess_text_lang(text: str) -> str:
-    """"zh" when the text holds CJK characters, else "en" (for manifests without `lang`)."""
-    return "zh" if _CJK.search(text) else "en"
 
 
 def audio_files(root: Path) -> Iterator[Path]:
@@ -55,3 +44,20 @@ def pick_split(split: str | None, choices: dict[str, str], what: str) -> dict[st
         if split in (name, source):
             return {name: source}
     raise ConfigError(f"{what}: unknown split {split!r}; choose one of {sorted(choices)}")
+
+
+def missing_split(raw: Path, wanted: str, present: Iterable[str]) -> ConfigError:
+    """The error for a split a release folder lacks, listing the splits it has."""
+    have = sorted(set(present))
+    return ConfigError(f"{raw}: no {wanted}; splits present: {', '.join(have) if have else 'none'}")
+
+
+def split_file(raw: Path, split: str, pattern: str) -> Path:
+    """The file named `pattern.format(split)` under `raw` (searched recursively); else a
+    ConfigError listing the splits of the files named `pattern.format(ANY)`."""
+    hits = sorted(raw.rglob(pattern.format(split)))
+    if hits:
+        return hits[0]
+    prefix, suffix = pattern.split("{}")
+    present = (p.name[len(prefix): len(p.name) - len(suffix)] for p in raw.rglob(pattern.format("*")))
+    raise missing_split(raw, f"{pattern.format(split)} (split {split!r})", present)

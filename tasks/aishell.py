@@ -16,8 +16,8 @@ from pathlib import Path
 
 from qa_eval.prepare import PrepareReport, Row, Skip, find_one, require_dir, write_manifest
 from qa_eval.task import TaskSpec
-from tasks._common import pick_split
-from tasks.librispeech import asr_intent
+from qa_eval.task_families import asr_intent
+from tasks._common import missing_split, pick_split
 
 AISHELL1_SPLITS = {"dev": "aishell1_dev", "test": "aishell1_test"}
 AISHELL2_CHANNELS = {"mic": "aishell2_test_mic", "ios": "aishell2_test_ios", "android": "aishell2_test_android"}
@@ -37,6 +37,10 @@ def prepare_aishell1(raw: Path, out: Path, split: str | None = None) -> PrepareR
     require_dir(raw, "an Aishell-1 release (data_aishell)")
     transcript = _two_columns(find_one(raw, "aishell_transcript_v0.8.txt", "the Aishell-1 transcript"))
     wanted = pick_split(split, AISHELL1_SPLITS, "aishell1")
+    wav_roots = [w for w in (raw, *raw.rglob("wav")) if w.name == "wav" and w.is_dir()]
+    present = {d.name for w in wav_roots for d in w.iterdir() if d.is_dir()}
+    if not set(wanted) & present:
+        raise missing_split(raw, f"wav/{' or wav/'.join(wanted)} folder (untar the per-speaker archives)", present)
     return write_manifest("aishell1", out, _aishell1_items(raw, transcript, wanted))
 
 
@@ -50,7 +54,7 @@ def _aishell1_items(raw: Path, transcript: dict[str, str], wanted: dict[str, str
             if text is None:
                 yield Skip("no transcript line", wav)
             else:
-                yield Row(wav, "".join(text.split()), source, {"lang": "zh"})
+                yield Row(wav, "".join(text.split()), source, {"id": wav.stem, "lang": "zh"})
 
 
 def _channel(folder: Path) -> str | None:
@@ -62,7 +66,11 @@ def _channel(folder: Path) -> str | None:
 
 def prepare_aishell2(raw: Path, out: Path, split: str | None = None) -> PrepareReport:
     require_dir(raw, "the Aishell-2 dev/test set (AISHELL-DEV-TEST-SET)")
-    return write_manifest("aishell2", out, _aishell2_items(raw, pick_split(split, AISHELL2_CHANNELS, "aishell2")))
+    wanted = pick_split(split, AISHELL2_CHANNELS, "aishell2")
+    present = {_channel(scp.parent) for scp in raw.rglob("wav.scp") if scp.parent.name == "test"} - {None}
+    if not set(wanted) & present:
+        raise missing_split(raw, f"<{' or '.join(wanted)}>/test/wav.scp (channel folders iOS, Android, Mic)", present)
+    return write_manifest("aishell2", out, _aishell2_items(raw, wanted))
 
 
 def _aishell2_items(raw: Path, wanted: dict[str, str]) -> Iterator[Row | Skip]:
@@ -82,7 +90,7 @@ def _aishell2_items(raw: Path, wanted: dict[str, str]) -> Iterator[Row | Skip]:
             elif not wav.is_file():
                 yield Skip("audio file missing", wav)
             else:
-                yield Row(wav, "".join(trans[utt].split()), wanted[channel], {"lang": "zh"})
+                yield Row(wav, "".join(trans[utt].split()), wanted[channel], {"id": utt, "lang": "zh"})
 
 
 AISHELL1 = TaskSpec(
@@ -98,6 +106,7 @@ AISHELL1 = TaskSpec(
     scorer_options={"lang": "zh"},
     prepare=prepare_aishell1,
     hf_columns={"audio": "audio", "gt": "text"},
+    family="asr",
 )
 
 AISHELL2 = TaskSpec(
@@ -116,4 +125,5 @@ AISHELL2 = TaskSpec(
     manifest_name="aishell2_eval.jsonl",
     scorer_options={"lang": "zh"},
     prepare=prepare_aishell2,
+    family="asr",
 )

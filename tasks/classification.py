@@ -15,10 +15,10 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-from qa_eval.intent import PromptIntent
 from qa_eval.prepare import PrepareReport, Row, Skip, find_one, require_dir, write_manifest
 from qa_eval.task import TaskSpec
-from tasks._common import AUDIO_SUFFIXES, audio_files, first_file, read_csv
+from qa_eval.task_families import classify_intent
+from tasks._common import AUDIO_SUFFIXES, audio_files, first_file, missing_split, read_csv, split_file
 
 # VocalSound file names end in the label: "<speaker>_<n>_<label>.wav".
 VOCALSOUND_LABELS = {
@@ -38,10 +38,6 @@ TUT2017_LABELS = (
     "library", "metro_station", "office", "park", "residential_area", "train", "tram",
 )
 MELD_LABELS = ("neutral", "joy", "sadness", "anger", "surprise", "fear", "disgust")
-
-
-def _fixed(intent: PromptIntent):
-    return lambda sample: intent
 
 
 # --- VocalSound ----------------------------------------------------------------------------
@@ -64,7 +60,7 @@ def _vocalsound_items(raw: Path, keep: set[str] | None) -> Iterator[Row | Skip]:
         if label is None:
             yield Skip("no VocalSound label at the end of the file name", wav)
         else:
-            yield Row(wav, label, "vocalsound")
+            yield Row(wav, label, "vocalsound", {"id": wav.stem})
 
 
 # --- CochlScene ----------------------------------------------------------------------------
@@ -72,11 +68,18 @@ def _vocalsound_items(raw: Path, keep: set[str] | None) -> Iterator[Row | Skip]:
 def prepare_cochlscene(raw: Path, out: Path, split: str | None = None) -> PrepareReport:
     """`<split>/<Label>/*.wav` folders (split Test by default) -> label = folder name."""
     require_dir(raw, "a CochlScene release")
-    return write_manifest("cochlscene", out, _cochlscene_items(raw, split or "Test"))
+    split_dirs = _split_dirs(raw, split or "Test")
+    if split is not None and not split_dirs:
+        present = (w.parent.parent.name for w in audio_files(raw) if w.parent.name in COCHLSCENE_LABELS)
+        raise missing_split(raw, f"CochlScene {split}/<Class>/ folders", present)
+    return write_manifest("cochlscene", out, _cochlscene_items(raw, split or "Test", split_dirs))
 
 
-def _cochlscene_items(raw: Path, split: str) -> Iterator[Row | Skip]:
-    split_dirs = [d for d in raw.rglob(split) if d.is_dir()] or ([raw] if raw.name == split else [])
+def _split_dirs(raw: Path, split: str) -> list[Path]:
+    return [d for d in raw.rglob(split) if d.is_dir()] or ([raw] if raw.name == split else [])
+
+
+def _cochlscene_items(raw: Path, split: str, split_dirs: list[Path]) -> Iterator[Row | Skip]:
     if not split_dirs:
         yield Skip("split folder not found", f"{raw}/**/{split}")
     for wav in (w for d in split_dirs for w in audio_files(d)):
@@ -84,7 +87,7 @@ def _cochlscene_items(raw: Path, split: str) -> Iterator[Row | Skip]:
         if label not in COCHLSCENE_LABELS:
             yield Skip("folder is not a CochlScene class", wav)
         else:
-            yield Row(wav, label, "cochlscene")
+            yield Row(wav, label, "cochlscene", {"id": f"{label}/{wav.stem}"})
 
 
 # --- TUT2017 -------------------------------------------------------------------------------
@@ -108,7 +111,7 @@ def _tut2017_items(meta: Path) -> Iterator[Row | Skip]:
         if audio is None:
             yield Skip("audio file missing", cols[0])
         else:
-            yield Row(audio, cols[1], "tut2017")
+            yield Row(audio, cols[1], "tut2017", {"id": cols[0]})
 
 
 # --- MELD ----------------------------------------------------------------------------------
@@ -136,7 +139,7 @@ def prepare_meld(raw: Path, out: Path, split: str | None = None) -> PrepareRepor
     """
     require_dir(raw, "a MELD release (MELD.Raw)")
     split = split or "test"
-    table = find_one(raw, f"{split}_sent_emo.csv", f"the MELD {split} csv")
+    table = split_file(raw, split, "{}_sent_emo.csv")
     candidates = [p for p in sorted(raw.rglob("dia*_utt*")) if p.is_file() and not p.name.startswith("._")]
     media = {p.stem: p for p in candidates if p.suffix.lower() == ".mp4"}
     media.update({p.stem: p for p in candidates if p.suffix.lower() in AUDIO_SUFFIXES})  # audio wins
@@ -154,7 +157,7 @@ def _meld_items(table: Path, media: dict[str, Path], audio_dir: Path, ffmpeg: st
         elif found is None:
             yield Skip("media file missing", stem)
         elif found.suffix.lower() != ".mp4":
-            yield Row(found, label, "meld")
+            yield Row(found, label, "meld", {"id": stem})
         elif ffmpeg is None:
             yield Skip("ffmpeg not found: install ffmpeg (apt-get install ffmpeg) to extract audio from mp4", found)
         else:
@@ -163,7 +166,7 @@ def _meld_items(table: Path, media: dict[str, Path], audio_dir: Path, ffmpeg: st
             if error:
                 yield Skip("ffmpeg could not extract the audio", f"{found}: {error}")
             else:
-                yield Row(dest, label, "meld")
+                yield Row(dest, label, "meld", {"id": stem})
 
 
 VOCALSOUND = TaskSpec(
@@ -174,11 +177,12 @@ VOCALSOUND = TaskSpec(
     max_new_tokens=4,
     sources=("vocalsound",),
     # evaluate_vocal_sound.py tags the audio as English speech (<|en|>).
-    intent=_fixed(PromptIntent(kind="classify", audio_lang="en", output_lang="en", label_set="vocal_sound")),
+    intent=classify_intent("vocal_sound", audio_lang="en"),
     paper={"vocalsound": {"acc": 0.9289}},
     labels=tuple(VOCALSOUND_LABELS.values()),
     manifest_name="vocalsound_eval.jsonl",
     prepare=prepare_vocalsound,
+    family="classification",
 )
 
 COCHLSCENE = TaskSpec(
@@ -188,11 +192,12 @@ COCHLSCENE = TaskSpec(
     scorer="accuracy",
     max_new_tokens=10,
     sources=("cochlscene",),
-    intent=_fixed(PromptIntent(kind="classify", audio_lang="unknown", output_lang="en", label_set="scene")),
+    intent=classify_intent("scene"),
     paper={"cochlscene": {"acc": 0.795}},
     labels=COCHLSCENE_LABELS,
     manifest_name="cochlscene_eval.jsonl",
     prepare=prepare_cochlscene,
+    family="classification",
 )
 
 TUT2017 = TaskSpec(
@@ -202,11 +207,12 @@ TUT2017 = TaskSpec(
     scorer="accuracy",
     max_new_tokens=10,
     sources=("tut2017",),
-    intent=_fixed(PromptIntent(kind="classify", audio_lang="unknown", output_lang="en", label_set="scene")),
+    intent=classify_intent("scene"),
     paper={"tut2017": {"acc": 0.649}},
     labels=TUT2017_LABELS,
     manifest_name="tut2017_eval.jsonl",
     prepare=prepare_tut2017,
+    family="classification",
 )
 
 MELD = TaskSpec(
@@ -216,9 +222,10 @@ MELD = TaskSpec(
     scorer="accuracy",
     max_new_tokens=4,
     sources=("meld",),
-    intent=_fixed(PromptIntent(kind="classify", audio_lang="en", output_lang="en", label_set="emotion")),
+    intent=classify_intent("emotion", audio_lang="en"),
     paper={"meld": {"acc": 0.557}},
     labels=MELD_LABELS,
     manifest_name="meld_eval.jsonl",
     prepare=prepare_meld,
+    family="classification",
 )

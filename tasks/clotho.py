@@ -11,25 +11,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from qa_eval.intent import PromptIntent
-from qa_eval.prepare import PrepareReport, Row, Skip, find_one, require_dir, write_manifest
-from qa_eval.records import Sample
+from qa_eval.prepare import PrepareReport, Row, Skip, require_dir, write_manifest
 from qa_eval.task import TaskSpec
-from tasks._common import first_file, read_csv
+from qa_eval.task_families import caption_intent
+from tasks._common import first_file, read_csv, split_file
 
 SOURCE = "clotho"
 N_CAPTIONS = 5
 
 
-def caption_intent(sample: Sample) -> PromptIntent:
-    return PromptIntent(kind="caption", audio_lang="unknown", output_lang="en", label_set="clotho")
-
-
 def prepare_clotho(raw: Path, out: Path, split: str | None = None) -> PrepareReport:
-    """`clotho_captions_<split>.csv` + `<split>/` audio -> rows with a list of five references."""
+    """`clotho_captions_<split>.csv` + `<split>/` audio -> rows with a list of five references
+    (id = the file name)."""
     require_dir(raw, "a Clotho release")
     split = split or "evaluation"
-    captions = find_one(raw, f"clotho_captions_{split}.csv", f"the Clotho {split} captions")
+    captions = split_file(raw, split, "clotho_captions_{}.csv")
     audio_dirs = [d for d in raw.rglob(split) if d.is_dir()] + [captions.parent]
     return write_manifest("clotho", out, _clotho_items(captions, audio_dirs))
 
@@ -43,7 +39,7 @@ def _clotho_items(captions: Path, audio_dirs: list[Path]) -> Iterator[Row | Skip
         elif audio is None:
             yield Skip("audio file missing", row["file_name"])
         else:
-            yield Row(audio, refs, SOURCE)
+            yield Row(audio, refs, SOURCE, {"id": row["file_name"]})
 
 
 CLOTHO = TaskSpec(
@@ -53,8 +49,9 @@ CLOTHO = TaskSpec(
     scorer="caption",
     max_new_tokens=30,
     sources=(SOURCE,),
-    intent=caption_intent,
+    intent=caption_intent("clotho"),
     paper={SOURCE: {"cider": 0.441, "spice": 0.136, "spider": 0.288}},
     manifest_name="clotho_eval.jsonl",
     prepare=prepare_clotho,
+    family="caption",
 )

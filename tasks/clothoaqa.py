@@ -4,7 +4,8 @@ Official eval list: `clothoaqa_eval.jsonl` with a `question` field per row (Qwen
 evaluate_aqa.py puts the question inside the prompt).
 Release layout (zenodo 6473207): `clotho_aqa_<split>.csv` (columns file_name, QuestionText,
 answer, confidence; three annotator rows per question) and the audio in `audio_files/`.
-Every annotator row becomes one manifest row (the answers of one question may differ).
+Every annotator row becomes one manifest row (the answers of one question may differ); its id is
+the release's `<csv name>:<line>`.
 """
 
 from __future__ import annotations
@@ -12,27 +13,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from qa_eval.errors import ConfigError
-from qa_eval.intent import PromptIntent
-from qa_eval.prepare import PrepareReport, Row, Skip, find_one, require_dir, write_manifest
-from qa_eval.records import Sample
+from qa_eval.prepare import PrepareReport, Row, Skip, require_dir, write_manifest
 from qa_eval.task import TaskSpec
-from tasks._common import first_file, read_csv
+from qa_eval.task_families import aqa_intent
+from tasks._common import first_file, read_csv, split_file
 
 SOURCE = "clothoaqa"
-
-
-def aqa_intent(sample: Sample) -> PromptIntent:
-    question = sample.fields.get("question")
-    if not question:
-        raise ConfigError(f"clothoaqa sample {sample.id}: manifest row has no 'question'")
-    return PromptIntent(kind="question", audio_lang="unknown", output_lang="en", question=str(question))
 
 
 def prepare_clothoaqa(raw: Path, out: Path, split: str | None = None) -> PrepareReport:
     require_dir(raw, "a Clotho-AQA release")
     split = split or "test"
-    table = find_one(raw, f"clotho_aqa_{split}.csv", f"the Clotho-AQA {split} csv")
+    table = split_file(raw, split, "clotho_aqa_{}.csv")
     audio_dirs = sorted(d for d in raw.rglob("audio_files") if d.is_dir()) + [table.parent]
     return write_manifest("clothoaqa", out, _clothoaqa_items(table, audio_dirs))
 
@@ -46,7 +38,7 @@ def _clothoaqa_items(table: Path, audio_dirs: list[Path]) -> Iterator[Row | Skip
         elif audio is None:
             yield Skip("audio file missing", row["file_name"])
         else:
-            yield Row(audio, answer, SOURCE, {"question": question})
+            yield Row(audio, answer, SOURCE, {"id": f"{table.name}:{lineno}", "question": question})
 
 
 CLOTHOAQA = TaskSpec(
@@ -56,9 +48,10 @@ CLOTHOAQA = TaskSpec(
     scorer="aqa-accuracy",
     max_new_tokens=4,
     sources=(SOURCE,),
-    intent=aqa_intent,
+    intent=aqa_intent("en"),
     paper={SOURCE: {"acc": 0.579, "acc_binary": 0.749}},
     manifest_name="clothoaqa_eval.jsonl",
     prepare=prepare_clothoaqa,
     hf_columns={"audio": "audio", "gt": "answer", "question": "question"},
+    family="aqa",
 )

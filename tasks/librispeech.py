@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from qa_eval.intent import PromptIntent
 from qa_eval.prepare import PrepareReport, Row, Skip, require_dir, write_manifest
-from qa_eval.records import Sample
 from qa_eval.task import TaskSpec
-from tasks._common import pick_split, sample_lang
+from qa_eval.task_families import asr_intent
+from tasks._common import missing_split, pick_split
 
 SPLITS = {
     "dev-clean": "librispeech_dev_clean",
@@ -26,42 +25,32 @@ SPLITS = {
 SAMPLE_MANIFEST = Path(__file__).resolve().parent / "data" / "librispeech_sample" / "manifest.jsonl"
 
 
-def asr_intent(default_lang: str):
-    """Sample -> transcribe intent in the sample's `lang` (default `default_lang`), no ITN."""
-
-    def intent(sample: Sample) -> PromptIntent:
-        lang = sample_lang(sample.fields, default_lang)
-        return PromptIntent(kind="transcribe", audio_lang=lang, output_lang=lang)
-
-    return intent
-
-
 def prepare_librispeech(raw: Path, out: Path, split: str | None = None) -> PrepareReport:
-    """`*.trans.txt` trees under `raw` (any depth) -> manifest; gt lower-cased as the official list."""
+    """`*.trans.txt` trees under `raw` (any depth) -> manifest; gt lower-cased as the official
+    list, id = the utterance id. ConfigError listing the splits present when none wanted is."""
     require_dir(raw, "a LibriSpeech release")
-    return write_manifest("librispeech", out, _librispeech_items(raw, pick_split(split, SPLITS, "librispeech")))
+    wanted = pick_split(split, SPLITS, "librispeech")
+    dirs = {name: [raw] if raw.name == name else sorted(p for p in raw.rglob(name) if p.is_dir()) for name in wanted}
+    if not any(dirs.values()):
+        present = (t.parent.parent.parent.name for t in raw.rglob("*.trans.txt"))
+        raise missing_split(raw, f"LibriSpeech {' / '.join(wanted)} folder", present)
+    return write_manifest("librispeech", out, _librispeech_items(dirs, wanted))
 
 
-def _librispeech_items(raw: Path, wanted: dict[str, str]) -> Iterator[Row | Skip]:
-    found_any = False
-    for name, source in wanted.items():
-        dirs = [raw] if raw.name == name else sorted(p for p in raw.rglob(name) if p.is_dir())
-        for split_dir in dirs:
-            found_any = True
-            for trans in sorted(split_dir.rglob("*.trans.txt")):
-                for lineno, line in enumerate(trans.read_text(encoding="utf-8").splitlines(), 1):
-                    if not line.strip():
-                        continue
-                    utt, _, text = line.strip().partition(" ")
-                    audio = trans.parent / f"{utt}.flac"
-                    if not text.strip():
-                        yield Skip("empty transcript", f"{trans}:{lineno}")
-                    elif not audio.is_file():
-                        yield Skip("audio file missing", audio)
-                    else:
-                        yield Row(audio, text.strip().lower(), source, {"lang": "en"})
-    if not found_any:
-        yield Skip("no split folder found", f"{raw} (looked for {', '.join(wanted)})")
+def _librispeech_items(dirs: dict[str, list[Path]], wanted: dict[str, str]) -> Iterator[Row | Skip]:
+    for name, split_dirs in dirs.items():
+        for trans in sorted(t for d in split_dirs for t in d.rglob("*.trans.txt")):
+            for lineno, line in enumerate(trans.read_text(encoding="utf-8").splitlines(), 1):
+                if not line.strip():
+                    continue
+                utt, _, text = line.strip().partition(" ")
+                audio = trans.parent / f"{utt}.flac"
+                if not text.strip():
+                    yield Skip("empty transcript", f"{trans}:{lineno}")
+                elif not audio.is_file():
+                    yield Skip("audio file missing", audio)
+                else:
+                    yield Row(audio, text.strip().lower(), wanted[name], {"id": utt, "lang": "en"})
 
 
 LIBRISPEECH = TaskSpec(
@@ -82,6 +71,7 @@ LIBRISPEECH = TaskSpec(
     scorer_options={"lang": "en"},
     prepare=prepare_librispeech,
     hf_columns={"audio": "audio", "gt": "text"},
+    family="asr",
 )
 
 LIBRISPEECH_SAMPLE = TaskSpec(
@@ -94,4 +84,5 @@ LIBRISPEECH_SAMPLE = TaskSpec(
     intent=asr_intent("en"),
     manifest=str(SAMPLE_MANIFEST),
     scorer_options={"lang": "en"},
+    family="asr",
 )

@@ -17,15 +17,15 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from qa_eval.intent import PromptIntent
-from qa_eval.prepare import PrepareReport, Row, Skip, find_one, require_dir, write_manifest
+from qa_eval.prepare import PrepareReport, Row, Skip, require_dir, write_manifest
 from qa_eval.task import TaskSpec
+from qa_eval.task_families import note_intent
+from tasks._common import missing_split
 
 SOURCE = "nsynth"
 INSTRUMENT_FAMILIES = (
     "bass", "brass", "flute", "guitar", "keyboard", "mallet", "organ", "reed", "string", "synth_lead", "vocal",
 )
-_INTENT = PromptIntent(kind="analyze_note", audio_lang="unknown", output_lang="en", label_set="nsynth")
 
 
 def note_reference(note: dict) -> str:
@@ -42,12 +42,17 @@ def note_reference(note: dict) -> str:
 
 
 def prepare_nsynth(raw: Path, out: Path, split: str | None = None) -> PrepareReport:
+    """`nsynth-<split>/examples.json` (split test by default; else a lone examples.json in a
+    folder not named after another split) -> one row per note, id = the note's name."""
     require_dir(raw, "an NSynth release (nsynth-test/)")
-    split = split or "test"
-    pattern = "examples.json"
-    candidates = sorted(raw.rglob(pattern))
-    chosen = [p for p in candidates if p.parent.name == f"nsynth-{split}"] or candidates[:1]
-    examples_path = chosen[0] if chosen else find_one(raw, pattern, "NSynth examples.json")
+    candidates = sorted(raw.rglob("examples.json"))
+    chosen = [p for p in candidates if p.parent.name == f"nsynth-{split or 'test'}"]
+    if not chosen and split is None and len(candidates) == 1 and not candidates[0].parent.name.startswith("nsynth-"):
+        chosen = candidates
+    if not chosen:
+        present = (p.parent.name.removeprefix("nsynth-") for p in candidates)
+        raise missing_split(raw, f"nsynth-{split or 'test'}/examples.json", present)
+    examples_path = chosen[0]
     examples = json.loads(examples_path.read_text(encoding="utf-8"))
     return write_manifest("nsynth", out, _nsynth_items(examples, examples_path.parent / "audio"))
 
@@ -61,7 +66,7 @@ def _nsynth_items(examples: dict, audio_dir: Path) -> Iterator[Row | Skip]:
         elif not wav.is_file():
             yield Skip("audio file missing", wav)
         else:
-            yield Row(wav, note_reference(note), SOURCE)
+            yield Row(wav, note_reference(note), SOURCE, {"id": note_str})
 
 
 NSYNTH = TaskSpec(
@@ -71,9 +76,10 @@ NSYNTH = TaskSpec(
     scorer="nsynth",
     max_new_tokens=30,
     sources=(SOURCE,),
-    intent=lambda sample: _INTENT,
+    intent=note_intent(),
     paper={SOURCE: {"map": 0.4742, "instrument_acc": 0.7882}},
     labels=INSTRUMENT_FAMILIES,
     manifest_name="nsynth_eval.jsonl",
     prepare=prepare_nsynth,
+    family="note-analysis",
 )

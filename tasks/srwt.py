@@ -11,21 +11,10 @@ There is no public release to prepare from, so this task has no `prepare`.
 
 from __future__ import annotations
 
-import re
-
-from qa_eval.intent import PromptIntent
-from qa_eval.records import Sample
 from qa_eval.task import TaskSpec
-from tasks._common import guess_text_lang, sample_lang
+from qa_eval.task_families import srwt_intent
 
 SOURCE = "industrial_srwt"
-_TAG = re.compile(r"<\|[^|]*\|>")
-
-
-def srwt_intent(sample: Sample) -> PromptIntent:
-    reference = sample.reference if isinstance(sample.reference, str) else " ".join(sample.reference)
-    lang = sample_lang(sample.fields, guess_text_lang(_TAG.sub("", reference)))
-    return PromptIntent(kind="transcribe", audio_lang=lang, output_lang=lang, timestamps=True)
 
 
 SRWT = TaskSpec(
@@ -35,7 +24,8 @@ SRWT = TaskSpec(
     scorer="srwt",
     max_new_tokens=256,
     sources=(SOURCE,),
-    intent=srwt_intent,
+    intent=srwt_intent(),
     paper={SOURCE: {"aas_ms": 51.5}},
     manifest_name="industrial_srwt_eval.jsonl",
+    family="srwt",
 )

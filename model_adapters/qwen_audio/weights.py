@@ -13,9 +13,11 @@ target dtype plus one tensor: never a float32 copy of the whole model.
 from __future__ import annotations
 
 import json
+import logging
 import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 from torch import nn
@@ -25,8 +27,19 @@ from qa_eval.errors import AdapterError
 from .config import QwenAudioConfig
 from .model import QwenAudioModel
 
-# Keys some exports carry that the reference ignores on load (non-persistent buffers).
-_IGNORED_KEYS = re.compile(r"(^|\.)(rotary_emb\.inv_freq|attn\.masked_bias|attn\.bias)$")
+# Checkpoint tensors the reference (QwenLM/Qwen-Audio modeling_qwen.py) recomputes, so a stored copy
+# is never read; they are skipped with a note (LoadReport). Group 1 is the layer index, if any.
+#   transformer.rotary_emb.inv_freq          RotaryEmbedding buffer (persistent=False), from rotary_emb_base
+#   transformer.h.N.attn.logn_tensor         QWenAttention buffer (persistent=False), log_seq_length(i) table
+#   transformer.h.N.attn.masked_bias         QWenAttention buffer (persistent=False), the constant -1e4
+#   transformer.h.N.attn.rotary_emb.inv_freq the per-layer name in the reference's _keys_to_ignore_on_load_missing
+#   transformer.h.N.attn.bias                a causal-mask buffer of older Qwen exports; the reference builds
+#                                            the causal mask with torch.tril at every call
+_RECOMPUTED = re.compile(
+    r"transformer\.(?:rotary_emb\.inv_freq|h\.(\d+)\.attn\.(?:logn_tensor|masked_bias|bias|rotary_emb\.inv_freq))"
+)
+
+_log = logging.getLogger(__name__)
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -120,16 +133,46 @@ def iter_checkpoint(
             del state
 
 
-def load_model(
+@dataclass(frozen=True, slots=True)
+class LoadReport:
+    """What loading did besides filling the model."""
+
+    skipped: tuple[str, ...] = ()  # checkpoint tensors the model recomputes (not read), sorted
+
+    def summary(self) -> list[str]:
+        """`skipped` with layer indices folded: ["transformer.h.N.attn.logn_tensor (x32)", ...]."""
+        counts: dict[str, int] = {}
+        for key in self.skipped:
+            name = re.sub(r"\.h\.\d+\.", ".h.N.", key)
+            counts[name] = counts.get(name, 0) + 1
+        return [name if n == 1 else f"{name} (x{n})" for name, n in sorted(counts.items())]
+
+    def note(self) -> str | None:
+        """One line for the log, or None when nothing was skipped."""
+        if not self.skipped:
+            return None
+        return (f"checkpoint: skipped {len(self.skipped)} stored tensor(s) the model recomputes: "
+                f"{', '.join(self.summary())}")
+
+
+def _recomputed(key: str, config: QwenAudioConfig) -> bool:
+    """True for a checkpoint key the reference recomputes (a layer that exists, a known buffer)."""
+    m = _RECOMPUTED.fullmatch(key)
+    return m is not None and (m.group(1) is None or int(m.group(1)) < config.num_hidden_layers)
+
+
+def load_checkpoint(
     checkpoint_dir: str | Path,
     device: torch.device | str = "cpu",
     dtype: str | torch.dtype = "float32",
     config: QwenAudioConfig | None = None,
     allow_pickle: bool = False,
-) -> QwenAudioModel:
-    """Build the model from `checkpoint_dir` in `dtype` on `device`, one tensor at a time.
+) -> tuple[QwenAudioModel, LoadReport]:
+    """Build the model from `checkpoint_dir` in `dtype` on `device`, one tensor at a time, and
+    report the stored tensors it skipped because the model recomputes them (non-persistent
+    buffers such as rotary_emb.inv_freq and attn.logn_tensor).
 
-    Raises AdapterError naming the tensor for an unexpected key, a shape mismatch or a
+    Raises AdapterError naming the tensor for any other unexpected key, a shape mismatch or a
     tensor missing from the checkpoint."""
     dtype = resolve_dtype(dtype)
     device = torch.device(device)
@@ -137,9 +180,11 @@ def load_model(
     model = build_meta_model(config)
     expected = expected_tensors(model)
     seen: set[str] = set()
+    skipped: list[str] = []
     for key, load in iter_checkpoint(checkpoint_dir, device, allow_pickle):
         if key not in expected:
-            if _IGNORED_KEYS.search(key):
+            if _recomputed(key, config):
+                skipped.append(key)
                 continue
             raise AdapterError(f"{checkpoint_dir}: unexpected tensor '{key}' in the checkpoint")
         tensor = load()
@@ -156,4 +201,12 @@ def load_model(
     if missing:
         more = f" (+{len(missing) - 5} more)" if len(missing) > 5 else ""
         raise AdapterError(f"{checkpoint_dir}: tensor(s) missing from the checkpoint: {missing[:5]}{more}")
-    return model
+    report = LoadReport(tuple(sorted(skipped)))
+    if report.note():
+        _log.info(report.note())
+    return model, report
+
+
+def load_model(*args: Any, **kwargs: Any) -> QwenAudioModel:
+    """`load_checkpoint` (same arguments) without its report."""
+    return load_checkpoint(*args, **kwargs)[0]

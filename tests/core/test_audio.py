@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from qa_eval.audio import SAMPLE_RATE, load_audio, probe_duration
+from qa_eval.audio import DECODER_ENV, SAMPLE_RATE, SOUNDFILE_SOXR, load_audio, probe_duration
 from qa_eval.errors import AudioError
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -37,6 +37,15 @@ def test_resampling_keeps_duration_and_pitch(tmp_path: Path, rate: int) -> None:
     assert abs(np.argmax(spectrum) - 440) <= 1  # 1 s of audio: bin index == Hz
 
 
+@pytest.fixture()
+def soundfile_decoder(monkeypatch):
+    """Decode with soundfile + soxr, whatever is installed."""
+    monkeypatch.setenv(DECODER_ENV, SOUNDFILE_SOXR)
+
+
+# Exactly 16000 samples is libvorbis's length for this Ogg file; ffmpeg's Vorbis decoder (the
+# reference recipe) returns 15744: tests/core/test_audio_ffmpeg.py checks that path.
+@pytest.mark.usefixtures("soundfile_decoder")
 def test_stereo_is_mixed_to_mono(tmp_path: Path) -> None:
     left = np.full(16000, 0.5, dtype=np.float32)
     path = tmp_path / "stereo.ogg"

@@ -3,7 +3,8 @@
 TaskSpec.canonical_source maps "test-clean", "LibriSpeech_test_clean", ... to the declared
 "librispeech_test_clean"; a manifest loaded for a run and a predictions file being scored both go
 through it. Sources that match none are kept as given and scored as their own rows, with one
-warning; a file whose sources all match none belongs to another task and is refused.
+warning, whatever their names: only references of another task's shape (captions given to an ASR
+task, plain text to SRWT, ...) refuse a file (TaskSpec.check_references).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -150,9 +152,69 @@ def test_a_manifest_of_known_sources_loads_without_warning(official_manifest: Pa
         canonical_sources(samples, LIBRISPEECH)
 
 
-def test_a_manifest_of_another_task_is_refused_before_any_model_work(official_manifest: Path) -> None:
-    with pytest.raises(ManifestError, match="right task"):
-        canonical_sources(load_manifest(official_manifest), TASKS["covost2"])
+def test_a_source_name_alone_never_refuses_a_manifest(official_manifest: Path) -> None:
+    """Before issue 15, a list whose sources all matched none was refused ("right task")."""
+    with pytest.warns(UnknownSourceWarning) as record:
+        samples = canonical_sources(load_manifest(official_manifest), TASKS["covost2"])
+    assert [s.source for s in samples] == ["LibriSpeech_test_clean", "test-clean", "librispeech_dev_other",
+                                           "my_accented_set", "my_accented_set"]
+    assert len(record) == 1
+
+
+def _rows(tmp_path: Path, gts: list, source: str) -> list:
+    shutil.copy(DATA / "1272-128104-0000.flac", tmp_path / "a.flac")
+    path = tmp_path / "m.jsonl"
+    path.write_text("".join(json.dumps({"audio": "a.flac", "gt": gt, "source": source, "id": str(i)}) + "\n"
+                            for i, gt in enumerate(gts)))
+    return load_manifest(path)
+
+
+@pytest.mark.parametrize("task_name, source, gt", [
+    # the official documentation's own SRWT example row, and a set of the user's own
+    ("srwt", "aishell2", "<|0.00|><|sil|><|0.54|>面<|0.86|>条<|1.17|>"),
+    ("srwt", "srwt_zh_news", "<|0.00|>今天<|0.40|>新闻<|0.90|>"),
+    ("librispeech", "my_calls_test", "hello how can i help you"),
+    ("clotho", "my_captions", ["a dog barks", "a dog is barking"]),
+    ("nsynth", "my_notes", "<|pitch|><|midi_pitch_60|><|velocity|><|midi_velocity_100|><|instrument|>keyboard"),
+    ("cochlscene", "my_scenes", "bus"),  # labels compare without case
+])
+def test_undeclared_sources_run_as_their_own_rows_with_one_warning(tmp_path, task_name, source, gt) -> None:
+    with pytest.warns(UnknownSourceWarning) as record:
+        samples = canonical_sources(_rows(tmp_path, [gt, gt], source), TASKS[task_name])
+    assert [s.source for s in samples] == [source, source]
+    (warning,) = record
+    message = str(warning.message)
+    assert "\n" not in message and f"['{source}']" in message and "own rows" in message
+
+
+@pytest.mark.parametrize("task_name, gt, expected", [
+    ("librispeech", ["a dog barks", "a dog is barking"], "a transcript string"),
+    ("srwt", "mister quilter is the apostle", "words between timestamp tokens"),
+    ("clotho", "a dog barks", "a list of captions"),
+    ("nsynth", "keyboard", "an NSynth note"),
+    ("covost2", "<|0.00|>hallo<|0.40|>welt<|0.90|>", "a translation string"),
+    ("meld", "Bus", "one of its labels (neutral, joy, "),
+])
+def test_references_of_another_task_are_refused_before_any_model_work(tmp_path, task_name, gt, expected) -> None:
+    with pytest.raises(ManifestError, match="right task") as info:
+        canonical_sources(_rows(tmp_path, [gt, gt], "librispeech_test_clean"), TASKS[task_name])
+    message = str(info.value)
+    assert "source 'librispeech_test_clean': 2 of 2 references" in message and expected in message
+    assert "sample '0'" in message  # where the first misfit is
+
+
+def test_a_few_odd_references_are_left_to_the_scorer(tmp_path) -> None:
+    gts = ["<|0.00|>a<|0.40|>", "<|0.00|>b<|0.40|>", "plain text"]  # 1 of 3 does not fit: no refusal
+    assert len(canonical_sources(_rows(tmp_path, gts, "industrial_srwt"), TASKS["srwt"])) == 3
+    with pytest.raises(ManifestError, match="2 of 3 references"):
+        canonical_sources(_rows(tmp_path, [gts[0], "x", "y"], "industrial_srwt"), TASKS["srwt"])
+
+
+def test_each_source_is_judged_on_its_own(tmp_path) -> None:
+    rows = _rows(tmp_path, ["<|0.00|>a<|0.40|>"] * 3, "industrial_srwt")
+    rows += [replace(s, source="plain_asr", reference="no timestamps") for s in rows[:1]]
+    with pytest.raises(ManifestError, match="source 'plain_asr': 1 of 1"):
+        canonical_sources(rows, TASKS["srwt"])
 
 
 def _predict(samples) -> list[Prediction]:
@@ -201,13 +263,21 @@ def test_scoring_maps_prediction_spellings_and_merges_them() -> None:
     assert scored.per_source["librispeech_test_clean"].values["wer"] == pytest.approx(0.25)
 
 
-def test_scoring_refuses_only_when_no_source_matches() -> None:
-    preds = [Prediction("1", "librispeech_test_clean", "a b", "a b")]
-    with pytest.raises(ScorerError, match="right task"):
-        score_predictions(TASKS["covost2"], preds, bootstrap=False)
-    with pytest.raises(ScorerError, match=r"\['bar', 'foo'\]"):
-        score_predictions(LIBRISPEECH, [Prediction("1", "foo", "a", "a"), Prediction("2", "bar", "a", "a")],
-                          bootstrap=False)
+def test_scoring_never_refuses_on_source_names_alone() -> None:
+    """Before issue 15, predictions whose sources all matched none were refused ("right task")."""
+    preds = [Prediction("1", "foo", "a", "a"), Prediction("2", "bar", "a", "b")]
+    with pytest.warns(UnknownSourceWarning, match=r"\['bar', 'foo'\]"):
+        scored = score_predictions(LIBRISPEECH, preds, bootstrap=False)
+    assert scored.per_source["foo"].values["wer"] == 0.0 and scored.per_source["bar"].values["wer"] == 1.0
+
+
+def test_predictions_of_another_task_are_refused_by_their_references() -> None:
+    preds = [Prediction(str(i), "librispeech_test_clean", ("a dog", "a cat"), "a dog", extra={"_where": f"p.jsonl:{i}"})
+             for i in (1, 2)]
+    rows = ((p.source, f"{p.extra['_where']}", p.reference) for p in preds)
+    with pytest.raises(ScorerError, match=r"2 of 2 references are not a transcript string.*p.jsonl:1.*right task"):
+        LIBRISPEECH.check_references(rows, "predictions", ScorerError)
+    TASKS["clotho"].check_references(((p.source, "", p.reference) for p in preds), "predictions", ScorerError)
 
 
 def test_qa_eval_run_with_official_spellings_end_to_end(official_manifest: Path, tmp_path: Path) -> None:
@@ -227,7 +297,8 @@ def test_qa_eval_run_with_official_spellings_end_to_end(official_manifest: Path,
          "--results", str(tmp_path), "--no-leaderboard", "--num-workers", "0"],
         cwd=tmp_path, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert (proc.stdout + proc.stderr).count("UnknownSourceWarning") == 1
+    warned = [line for line in proc.stderr.splitlines() if "scored as their own rows" in line]
+    assert len(warned) == 1 and "['my_accented_set']" in warned[0]  # one line, once
     preds = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     assert [p["source"] for p in preds] == ["librispeech_test_clean", "librispeech_dev_clean", "my_accented_set"]
     assert all("quilter" in p["prediction"].lower() for p in preds)

@@ -30,11 +30,11 @@ def test_librispeech_trans_txt_tree(tmp_path):
     report = prepare("librispeech", release.raw, out)
     assert rows(out) == [
         {"audio": str((other / "116-288045-0000.flac").resolve()), "gt": "as i approached the city",
-         "source": "librispeech_dev_other", "lang": "en"},
+         "source": "librispeech_dev_other", "id": "116-288045-0000", "lang": "en"},
         {"audio": str((chapter / "1089-134686-0000.flac").resolve()), "gt": "he hoped there would be stew",
-         "source": "librispeech_test_clean", "lang": "en"},
+         "source": "librispeech_test_clean", "id": "1089-134686-0000", "lang": "en"},
         {"audio": str((chapter / "1089-134686-0001.flac").resolve()), "gt": "stuff it into you",
-         "source": "librispeech_test_clean", "lang": "en"},
+         "source": "librispeech_test_clean", "id": "1089-134686-0001", "lang": "en"},
     ]
     assert report.written == {"librispeech_test_clean": 2, "librispeech_dev_other": 1}
     assert report.skipped == {"audio file missing": 1}
@@ -48,7 +48,8 @@ def test_librispeech_split_and_relative_paths(tmp_path):
     out = tmp_path / "manifest.jsonl"  # audio lies below the manifest folder -> relative path
     prepare("librispeech", tmp_path / "LibriSpeech", out, split="dev-clean")
     assert rows(out) == [{"audio": "LibriSpeech/dev-clean/84/121123/84-121123-0000.flac",
-                          "gt": "go do you hear", "source": "librispeech_dev_clean", "lang": "en"}]
+                          "gt": "go do you hear", "source": "librispeech_dev_clean", "id": "84-121123-0000",
+                          "lang": "en"}]
     with pytest.raises(ConfigError, match="unknown split"):
         prepare("librispeech", tmp_path / "LibriSpeech", out, split="train-clean-100")
 
@@ -157,8 +158,8 @@ def test_meld_extracts_16k_mono_audio_from_mp4(tmp_path):
     out = tmp_path / "m" / "meld.jsonl"
     report = prepare("meld", raw, out)
     assert rows(out) == [
-        {"audio": str((raw / "audio" / "dia0_utt0.wav").resolve()), "gt": "surprise", "source": "meld"},
-        {"audio": "meld_audio/dia0_utt1.wav", "gt": "neutral", "source": "meld"},
+        {"audio": str((raw / "audio" / "dia0_utt0.wav").resolve()), "gt": "surprise", "source": "meld", "id": "dia0_utt0"},
+        {"audio": "meld_audio/dia0_utt1.wav", "gt": "neutral", "source": "meld", "id": "dia0_utt1"},
     ]
     assert report.written == {"meld": 2} and report.skipped == {"media file missing": 1}
     wav = out.parent / "meld_audio" / "dia0_utt1.wav"

@@ -89,3 +89,18 @@ def test_closed_label_sets():
     assert len(registry.load("task", "cochlscene").labels) == 13
     assert len(registry.load("task", "tut2017").labels) == 15
     assert len(registry.load("task", "meld").labels) == 7
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED) + ["librispeech-sample"])
+def test_every_builtin_task_declares_its_family(name):
+    """The family's scorers and official budget are the ones task files get by default."""
+    from qa_eval.task_families import CLASSIFY_MAX_NEW_TOKENS, FAMILIES
+
+    task = registry.load("task", name)
+    family = FAMILIES[task.family]
+    assert task.scorer == family.scorers[0]
+    if task.family == "classification":
+        label_set = task.intent(Sample("a", task.sources[0], ("x",), "t")).label_set
+        assert task.max_new_tokens == CLASSIFY_MAX_NEW_TOKENS[label_set]
+    else:
+        assert task.max_new_tokens == family.max_new_tokens

@@ -1,0 +1,94 @@
+"""`qa-eval paper-table`: Table 3 as Markdown, HTML and LaTeX, and Figure 1's radar as PNG and SVG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qa_eval.paper.data import QWEN_AUDIO, load_table
+from qa_eval.paper.figure import render_radar
+from qa_eval.paper.measured import collect_measured
+from qa_eval.paper.page import to_html
+from qa_eval.paper.table import Grid, GridRow, build_grid, fixed_cells
+
+OUTPUTS = ("paper_table.md", "paper_table.html", "paper_table.tex", "paper_radar.png", "paper_radar.svg")
+FIXED = ("Task", "Dataset", "Split", "Metric")
+
+
+def write_paper_table(results_dir: Path, out_dir: Path) -> list[Path]:
+    """Read the metrics.json files under `results_dir`, write the five OUTPUTS to `out_dir`."""
+    table = load_table()
+    runs = collect_measured(results_dir, table.measures)
+    grid = build_grid(table, runs, results_dir)
+    images = render_radar(table, runs)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / name for name in OUTPUTS]
+    paths[0].write_text(to_markdown(grid, paths[3].name), encoding="utf-8")
+    paths[1].write_text(to_html(grid, images.svg), encoding="utf-8")
+    paths[2].write_text(to_latex(grid), encoding="utf-8")
+    paths[3].write_bytes(images.png)
+    paths[4].write_text(images.svg, encoding="utf-8")
+    return paths
+
+
+def headings(grid: Grid) -> list[str]:
+    return [*FIXED, *grid.baselines, f"{QWEN_AUDIO} (paper)", *grid.measured]
+
+
+def to_markdown(grid: Grid, radar_file: str) -> str:
+    def esc(s: str) -> str:
+        return s.replace("|", "\\|")
+
+    def value(c) -> str:
+        return f"**{c.text}**" if c.bold else c.text
+
+    lines = ["| " + " | ".join(esc(h) for h in headings(grid)) + " |",
+             "|" + "---|" * len(FIXED) + "--:|" * len(grid.columns)]
+    for i, gr in enumerate(grid.rows):
+        cells = fixed_cells(grid, i) + [value(c) for c in gr.cells]
+        lines.append("| " + " | ".join(esc(c) for c in cells) + " |")
+    notes = [f"{n}. {text}" for n, text in enumerate(grid.notes, start=1)]
+    return (f"# {grid.heading}\n\n" + "\n".join(lines)
+            + "\n\nNotes:\n\n" + "\n".join(notes)
+            + f"\n\n![Figure 1 radar: the paper's and the measured models]({radar_file})\n")
+
+
+_LATEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+          "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+          "↓": r"$\downarrow$", "↑": r"$\uparrow$", "–": "--", "×": r"$\times$"}
+
+
+def tex(s: str) -> str:
+    return "".join(_LATEX.get(ch, ch) for ch in s)
+
+
+def _latex_row(grid: Grid, i: int, gr: GridRow) -> str:
+    cells = [tex(c) for c in fixed_cells(grid, i)]
+    cells += [rf"\textbf{{{tex(c.text)}}}" if c.bold else tex(c.text) for c in gr.cells]
+    rule = r"\midrule" + "\n" if i and grid.rows[i - 1].row.task != gr.row.task else ""
+    return rule + " & ".join(cells) + r" \\"
+
+
+def to_latex(grid: Grid) -> str:
+    """A table* for a LaTeX document with \\usepackage{booktabs,graphicx}."""
+    spec = "llll" + "r" * len(grid.columns)
+    n_paper = len(grid.baselines) + 1
+    group_head = rf"\multicolumn{{4}}{{l}}{{}} & \multicolumn{{{n_paper}}}{{c}}{{Paper (Table 3)}}"
+    rules = rf"\cmidrule(lr){{5-{4 + n_paper}}}"
+    if grid.measured:
+        first = 5 + n_paper
+        group_head += rf" & \multicolumn{{{len(grid.measured)}}}{{c}}{{Measured (qa-eval)}}"
+        rules += rf" \cmidrule(lr){{{first}-{first + len(grid.measured) - 1}}}"
+    lines = [
+        "% qa-eval paper-table: " + tex(grid.heading) + ".",
+        r"% Needs \usepackage{booktabs} and \usepackage{graphicx}.",
+        r"\begin{table*}[t]", r"\centering",
+        r"\caption{" + tex(grid.heading) + ".}",
+        r"\resizebox{\textwidth}{!}{%", r"\begin{tabular}{" + spec + "}", r"\toprule",
+        group_head + r" \\", rules,
+        " & ".join(tex(h) for h in headings(grid)) + r" \\", r"\midrule",
+        *(_latex_row(grid, i, gr) for i, gr in enumerate(grid.rows)),
+        r"\bottomrule", r"\end{tabular}}", r"\par\smallskip\footnotesize",
+        *(f"({n}) {tex(t)}" + r"\\" for n, t in enumerate(grid.notes, start=1)),
+        r"\end{table*}",
+    ]
+    return "\n".join(lines) + "\n"
