@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv demo test test-all clean-venv
+.PHONY: venv demo test test-all clean-venv gpu-check gpu-wheels
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -25,3 +25,11 @@ test-all: $(STAMP)  ## also the slow tests (full-size model build: needs ~20 GiB
 
 clean-venv:
 	rm -rf $(VENV)
+
+gpu-check:  ## every GPU check in one run, logs + JSON in ./gpu-check (on the GPU machine; see scripts/gpu_check.sh)
+	bash scripts/gpu_check.sh
+
+gpu-wheels:  ## the wheels the GPU machine lacks (it has no package index), into .whl/ for the device tool's carry
+	python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+	  --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+	  -d .whl soundfile soxr rapidfuzz cffi pycparser whisper-normalizer zhconv

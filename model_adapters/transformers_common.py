@@ -47,3 +47,17 @@ def cut_at_end(ids: list[int], end_ids: tuple[int, ...]) -> list[int]:
         if t in end_ids:
             return ids[:k]
     return ids
+
+
+def load_transformers_weights(model_cls: Any, checkpoint: str | Path, options: ModelOptions, family: str) -> Any:
+    """The model alone (no processor) on options.device in options.dtype, eval mode, through
+    from_pretrained with the options' safety settings; failures become AdapterError."""
+    import torch
+
+    checkpoint = str(checkpoint)
+    try:
+        model = model_cls.from_pretrained(checkpoint, dtype=getattr(torch, options.dtype),
+                                          **options.hf_load_kwargs(checkpoint))
+    except (OSError, ValueError) as exc:
+        raise AdapterError(f"{family}: cannot load checkpoint {checkpoint!r}: {exc}") from exc
+    return model.to(options.device).eval()

@@ -77,6 +77,8 @@ class ModelAdapter(ABC):
     family: ClassVar[str] = ""  # prompt family ("qwen-audio", "qwen2-audio", "whisper", ...)
     default_checkpoint: ClassVar[str | None] = None  # used when --checkpoint is not given
     hub_files: ClassVar[tuple[str, ...] | None] = None  # hub download patterns (None: all files)
+    audio_decoder: ClassVar[str] = "ffmpeg-s16le"  # the family's reference recipe (qa_eval.audio.DECODERS)
+    max_new_tokens: ClassVar[int | None] = None  # the family's own budget for every task (None: the task's)
     supports_compile: ClassVar[bool] = False  # honours ModelOptions.compile
 
     def __init__(self, options: ModelOptions) -> None:

@@ -45,6 +45,10 @@ _FFMPEG_TIMEOUT_S = 600.0
 _log = logging.getLogger(__name__)
 
 
+class DecoderFallbackWarning(UserWarning):
+    """ffmpeg is missing: the run decodes with soundfile + soxr instead of the reference recipe."""
+
+
 @dataclass(frozen=True, slots=True)
 class DecoderChoice:
     """The decoder a run uses, and why."""

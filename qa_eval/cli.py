@@ -88,8 +88,8 @@ def _add_run_parser(sub) -> None:
     p.add_argument("--max-audio-s", type=positive_float, help="also cap a batch at this many padded audio seconds")
     p.add_argument("--max-new-tokens", type=positive_int, help="override the task's generation budget")
     p.add_argument("--min-new-tokens", type=non_negative_int, default=1, help="(default: 1, as the official scripts)")
-    p.add_argument("--limit", type=positive_int, help="only the first N samples (scored into metrics.limit-N.json; "
-                   "predictions already stored for other samples are kept)")
+    p.add_argument("--limit", type=positive_int, help="only the first N samples (predictions already stored for "
+                   "other samples are kept; a replaced metrics.json is kept under previous/)")
     p.add_argument("--out", help="run folder (default: RESULTS/TASK/MODEL-FINGERPRINT)")
     p.add_argument("--results", default=DEFAULT_RESULTS_DIR, help=f"results folder (default: ./{DEFAULT_RESULTS_DIR})")
     p.add_argument("--num-workers", type=non_negative_int, default=DEFAULT_NUM_WORKERS,
@@ -170,7 +170,7 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         return subprocess.call(torchrun_command(argv, args.nproc_per_node))
     from qa_eval.report import print_table
     from qa_eval.run import RunRequest, evaluate
-    from qa_eval.run.evaluate import metrics_path, stderr_log
+    from qa_eval.run.evaluate import stderr_log
     from qa_eval.store import check_writable
 
     req = RunRequest(
@@ -197,7 +197,7 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         print(json.dumps(doc, indent=2, ensure_ascii=False))
     else:
         print_table([doc])
-        print(f"\nwrote {out_dir / 'predictions.jsonl'} and {metrics_path(out_dir, req.limit)}")
+        print(f"\nwrote {out_dir / 'predictions.jsonl'} and {out_dir / 'metrics.json'}")
     return 0
 
 
@@ -237,11 +237,16 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_list(kind: str) -> int:
-    for name in registry.names(kind):
-        obj = registry.load(kind, name)
+    items = [(name, registry.load(kind, name)) for name in registry.names(kind)]
+    if kind == "task":
+        from qa_eval.task_file import default_tasks_dir, task_files_in
+
+        items += [(t.name, t) for t in task_files_in(default_tasks_dir())]
+    for name, obj in items:
         desc = getattr(obj, "description", "") or ""
         extra = f"  [{', '.join(obj.sources)}]" if kind == "task" else ""
-        print(f"{name:20s} {desc}{extra}")
+        origin = f"  ({obj.origin})" if getattr(obj, "origin", None) else ""
+        print(f"{name:20s} {desc}{extra}{origin}")
     return 0
 
 

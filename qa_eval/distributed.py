@@ -35,14 +35,16 @@ class World:
             return cls()
         return cls(int(os.environ["RANK"]), size, int(os.environ.get("LOCAL_RANK", "0")))
 
-    def init(self, device: str) -> None:
-        """Join the process group (gloo on CPU, nccl on CUDA); no-op for one process."""
+    def init(self) -> None:
+        """Join the process group; no-op for one process. Always gloo: the ranks only exchange
+        a barrier and a few small objects (timings), and gloo, unlike NCCL, also lets several
+        ranks share one GPU."""
         if self.size == 1:
             return
         import torch.distributed as dist
 
         if not dist.is_initialized():
-            dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+            dist.init_process_group("gloo")
 
     def barrier(self) -> None:
         if self.size > 1:
@@ -68,9 +70,12 @@ class World:
                 dist.destroy_process_group()
 
     def device_for(self, device: str) -> str:
-        """`cuda` becomes `cuda:LOCAL_RANK` so that each rank has its own GPU."""
+        """`cuda` becomes `cuda:LOCAL_RANK` so that each rank has its own GPU (ranks share the
+        GPUs round-robin when there are more ranks than GPUs)."""
         if self.size > 1 and device == "cuda":
-            return f"cuda:{self.local_rank}"
+            import torch
+
+            return f"cuda:{self.local_rank % max(1, torch.cuda.device_count())}"
         return device
 
 

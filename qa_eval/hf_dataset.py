@@ -67,8 +67,10 @@ def task_columns(task: TaskSpec) -> Mapping[str, str]:
     return task.hf_columns or DEFAULT_COLUMNS
 
 
-def default_source(task: TaskSpec, dataset_name: str, split: str | None, config: str | None) -> str:
-    """The source rows without a source column are scored under (see the module docstring)."""
+def default_source(task: TaskSpec, dataset_name: str, split: str | None, config: str | None,
+                   strict: bool = False) -> str:
+    """The source rows without a source column are scored under (see the module docstring);
+    `strict`: a ConfigError instead of a source of the dataset's own name."""
     guesses = [f"{config}_{split}", f"{split}_{config}"] if config else []
     for guess in guesses + ([split] if split else []):
         found = task.canonical_source(guess)
@@ -76,6 +78,9 @@ def default_source(task: TaskSpec, dataset_name: str, split: str | None, config:
             return found
     if len(task.sources) == 1:
         return task.sources[0]
+    if strict:
+        raise ConfigError(f"task {task.name} has several sources; pass --split SOURCE naming the one this "
+                          f"datasets folder holds ({', '.join(task.sources)})")
     return f"{Path(dataset_name).name}_{split or 'all'}"
 
 

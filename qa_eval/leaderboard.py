@@ -17,11 +17,13 @@ from typing import Any
 
 from qa_eval.errors import ManifestError
 from qa_eval.report import ResultRow, result_rows
+from qa_eval.scoring import declared_metric
 
 RULE = ("One row per model, checkpoint revision, task, source, scorer and metric; when several runs "
         "fill the same row, the newest metrics.json wins.")
-HEADER = ["model", "checkpoint", "task", "source", "scorer", "metric", "value", "95% CI", "paper", "diff",
-          "n", "failed"]
+TITLE_RULE = "one row per model, checkpoint, task, source, scorer, metric; the newest run wins a row"
+HEADER = ["model", "task", "source", "metric", "value", "95% CI", "paper", "diff", "n", "failed", "scorer",
+          "checkpoint"]
 CSV_HEADER = ["model", "task", "source", "metric", "value", "ci95_low", "ci95_high", "paper", "diff", "n",
               "n_failed", "scorer", "checkpoint", "revision", "metrics_file"]
 
@@ -53,8 +55,6 @@ def collect(results_dir: Path) -> list[tuple[ResultRow, Path]]:
 
 def write_leaderboard(results_dir: Path, out_dir: Path) -> list[Path]:
     """Write leaderboard.md/.csv/.html and radar.png; returns the written paths."""
-    from qa_eval.radar import radar_png
-
     found = collect(results_dir)
     rows = [row for row, _ in found]
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -84,9 +84,9 @@ def checkpoint_label(r: ResultRow) -> str:
 
 def _cells(r: ResultRow) -> list[str]:
     ci = f"[{r.fmt(r.ci95[0])}, {r.fmt(r.ci95[1])}]" if r.ci95 else ""
-    return [r.model, checkpoint_label(r), r.task, r.source, r.scorer or "", r.metric, r.fmt(r.value), ci,
-            "" if r.paper is None else r.fmt(r.paper),
-            "" if r.diff is None else f"{r.diff:+.4f}", str(r.n), str(r.n_failed)]
+    return [r.model, r.task, r.source, r.metric, r.fmt(r.value), ci, "" if r.paper is None else r.fmt(r.paper),
+            "" if r.diff is None else f"{r.diff:+.4f}", str(r.n), str(r.n_failed), r.scorer or "",
+            checkpoint_label(r)]
 
 
 def to_markdown(rows: list[ResultRow]) -> str:
@@ -95,7 +95,7 @@ def to_markdown(rows: list[ResultRow]) -> str:
 
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     lines += ["| " + " | ".join(esc(c) for c in _cells(r)) + " |" for r in rows]
-    return "# qa-eval leaderboard\n\n" + RULE + "\n\n" + "\n".join(lines) + "\n"
+    return f"# qa-eval leaderboard ({TITLE_RULE})\n\n" + "\n".join(lines) + "\n"
 
 
 def to_html(rows: list[ResultRow], png: bytes | None) -> str:
@@ -113,3 +113,29 @@ def to_html(rows: list[ResultRow], png: bytes | None) -> str:
         f"</head><body><h1>qa-eval leaderboard</h1><p>{html.escape(RULE)}</p><table><tr>{head}</tr>\n{body}\n"
         f"</table>{img}</body></html>\n"
     )
+
+
+def radar_png(rows: list[ResultRow]) -> bytes | None:
+    """Figure-1-style radar: one axis per (task, source, metric), one line per model and
+    checkpoint, the paper's numbers dashed; a model is drawn only on the axes it ran, each
+    metric mapped so that higher is better (no clipping) and scaled to the axis' best."""
+    from qa_eval import radar
+
+    axes: dict[str, radar.Axis] = {}
+    series: dict[str, dict[str, float]] = {}
+    paper: dict[str, float] = {}
+    for r in rows:
+        key = f"{r.task}/{r.source}/{r.metric}"
+        if key not in axes:
+            direction = declared_metric(r.scorer, r.metric).higher_is_better
+            axes[key] = radar.Axis(key, f"{r.task}\n{r.source}\n{r.metric}", radar.transform_for(r.metric, direction))
+        if r.value is not None:
+            label = r.model + (f" @ {checkpoint_label(r)}" if r.revision else "")
+            series.setdefault(label, {})[key] = r.value
+        if r.paper is not None:
+            paper[key] = r.paper
+    lines = [radar.Series(name, values) for name, values in series.items()]
+    if paper:
+        lines.append(radar.Series("paper (Qwen-Audio)", paper, linestyle="--"))
+    images = radar.render(list(axes.values()), lines, title="qa-eval: each axis scaled to its best value")
+    return None if images is None else images.png

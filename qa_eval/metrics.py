@@ -12,6 +12,7 @@ from qa_eval import __version__, registry
 from qa_eval.errors import ScorerError
 from qa_eval.provenance import git_sha
 from qa_eval.records import Prediction, SourceMetrics
+from qa_eval.scoring.base import where
 from qa_eval.task import TaskSpec
 
 
@@ -40,9 +41,10 @@ def score_predictions(
 
 def _check_references(task: TaskSpec, predictions: Sequence[Prediction], warn: bool = True) -> list[Prediction]:
     """The predictions with their sources as the task declares them (TaskSpec.source_names):
-    ScorerError for a file of another task, a warning for sources that match none (scored as
-    their own rows)."""
-    names = task.source_names((p.source for p in predictions), "predictions", ScorerError, warn)
+    ScorerError when the references show a file of another task (TaskSpec.check_references),
+    a warning for sources that match none (scored as their own rows)."""
+    task.check_references(((p.source, where(p), p.reference) for p in predictions), "predictions", ScorerError)
+    names = task.source_names((p.source for p in predictions), "predictions", warn=warn)
     return [p if names[p.source] == p.source else replace(p, source=names[p.source]) for p in predictions]
 
 
@@ -56,6 +58,8 @@ def metrics_document(task: TaskSpec, model: str, scored: Scored, meta: dict[str,
         "per_source": {src: m.to_dict() for src, m in scored.per_source.items()},
         "meta": {
             "task_version": task.version,
+            **({"task_file": task.origin, "task_paper": {s: dict(v) for s, v in task.paper.items()}}
+               if task.origin else {}),
             "qa_eval_version": __version__,
             "git_sha": git_sha(),
             **meta,

@@ -159,7 +159,8 @@ def prepare_hf_dataset(task: Any, raw: Path, out: Path, split: str | None, confi
 
     source = task.canonical_source(split) if split else None
     ds, hf_split = open_split(str(raw), None if source else split, config)
-    source = source or default_source(task, str(raw), hf_split, config)
+    if "source" not in task_columns(task):
+        source = source or default_source(task, str(raw), hf_split, config, strict=True)
     audio_dir = Path(out).with_name(Path(out).stem + "_audio")
     rows = manifest_rows(ds, str(raw), task_columns(task), source, audio_dir)
     return write_manifest(task.name, out, (_hf_item(where, row) for where, _, row in rows))

@@ -40,12 +40,13 @@ class ResultRow:
         return declared_metric(self.scorer, self.metric).format(value)
 
 
-def paper_numbers(task_name: str) -> Mapping[str, Mapping[str, float]]:
-    """The task's paper reference numbers (empty for unknown or third-party tasks)."""
+def paper_numbers(doc: Mapping[str, Any]) -> Mapping[str, Mapping[str, float]]:
+    """The reference numbers of a metrics document's task: the installed task's, else those
+    its task file declared (recorded in meta.task_paper), else none."""
     try:
-        return registry.load("task", task_name).paper
+        return registry.load("task", doc["task"]).paper
     except QaEvalError:
-        return {}
+        return (doc.get("meta") or {}).get("task_paper") or {}
 
 
 def metric_values(entry: Mapping[str, Any]) -> dict[str, float | None]:
@@ -56,7 +57,7 @@ def metric_values(entry: Mapping[str, Any]) -> dict[str, float | None]:
 
 def result_rows(doc: Mapping[str, Any]) -> list[ResultRow]:
     """One row per (source, metric) of a metrics.json document."""
-    paper = paper_numbers(doc["task"])
+    paper = paper_numbers(doc)
     meta = doc.get("meta") or {}
     scorer = (doc.get("scorer") or {}).get("name")
     rows = []

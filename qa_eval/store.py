@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -181,3 +182,21 @@ def merge_ordered(predictions: Iterable[Prediction], order: Sequence[str]) -> li
     by_id = {p.id: p for p in predictions}
     listed = set(order)
     return [by_id[i] for i in order if i in by_id] + [p for i, p in by_id.items() if i not in listed]
+
+
+def write_metrics(out_dir: Path, doc: dict[str, Any]) -> Path:
+    """Write the run's metrics.json. A previous metrics.json with other numbers (another
+    --limit, a retried failure) is kept as previous/metrics.<its time>.json, never replaced."""
+    path = out_dir / METRICS
+    if path.is_file():
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            old = None
+        if not isinstance(old, dict) or old.get("per_source") != json.loads(json.dumps(doc["per_source"])):
+            stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(path.stat().st_mtime))
+            keep = out_dir / "previous" / f"metrics.{stamp}.json"
+            keep.parent.mkdir(exist_ok=True)
+            path.replace(keep if not keep.exists() else keep.with_name(f"metrics.{stamp}.{os.getpid()}.json"))
+    write_json_atomic(path, doc)
+    return path

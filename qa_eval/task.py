@@ -123,15 +123,12 @@ class TaskSpec:
             i += 1
         return tuple(out)
 
-    def source_names(
-        self, raw: Iterable[str], what: str, error: type[QaEvalError] | None = None, warn: bool = True
-    ) -> dict[str, str]:
+    def source_names(self, raw: Iterable[str], what: str, warn: bool = True) -> dict[str, str]:
         """raw source -> the name to report it under: its canonical_source, else itself.
 
         A source name alone never refuses a file (check_references looks for evidence of
         another task): sources that match none are scored as their own rows, without a paper
         value, and one UnknownSourceWarning (if `warn`) names them, on one line.
-        `error` is no longer used; it stays only until callers stop passing it.
         """
         names = {r: self.canonical_source(r) for r in dict.fromkeys(raw)}
         unknown = sorted(r for r, c in names.items() if c is None)

@@ -141,7 +141,9 @@ def make_tiny_qwen2_audio(out_dir: str | Path) -> Path:
     torch.manual_seed(SEED)
     model = Qwen2AudioForConditionalGeneration(config).eval()
     eos = config.text_config.eos_token_id
-    model.generation_config = GenerationConfig(bos_token_id=eos, eos_token_id=eos, pad_token_id=eos)
+    im_end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    # as the released checkpoints: generation ends at <|im_end|> or <|endoftext|>
+    model.generation_config = GenerationConfig(bos_token_id=eos, eos_token_id=[im_end, eos], pad_token_id=eos)
     model.save_pretrained(out)
     features = WhisperFeatureExtractor(feature_size=128, sampling_rate=16_000, return_attention_mask=True)
     Qwen2AudioProcessor(feature_extractor=features, tokenizer=tokenizer).save_pretrained(out)

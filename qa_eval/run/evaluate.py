@@ -16,17 +16,11 @@ from qa_eval.run.meta import RunMeta, failure_reasons
 from qa_eval.run.plan import RunPlan, make_plan
 from qa_eval.run.request import RunRequest
 from qa_eval.run.resume import generate_missing
-from qa_eval.store import finalize, merge_ordered, read_run_folder, write_json_atomic
+from qa_eval.store import finalize, merge_ordered, read_run_folder, write_metrics
 
 
 def stderr_log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def metrics_path(out_dir: Path, limit: int | None) -> Path:
-    """metrics.json for a whole data set; metrics.limit-N.json for a --limit N selection, so a
-    quick partial run never replaces the whole run's numbers."""
-    return out_dir / ("metrics.json" if limit is None else f"metrics.limit-{limit}.json")
 
 
 def evaluate(req: RunRequest, log: Callable[[str], None] = stderr_log) -> tuple[dict[str, Any] | None, Path]:
@@ -34,11 +28,12 @@ def evaluate(req: RunRequest, log: Callable[[str], None] = stderr_log) -> tuple[
 
     Under torchrun every rank runs this; only rank 0 merges, scores and returns a document
     (other ranks return None). Nothing stored in the run folder is ever dropped: predictions of
-    samples outside the current selection stay in predictions.jsonl, unscored.
+    samples outside the current selection stay in predictions.jsonl, unscored, and a previous
+    metrics.json with other numbers is kept under previous/.
     """
     world = World.from_env()
     plan = make_plan(req, replace(req.options, device=world.device_for(req.options.device)))
-    world.init(plan.adapter.options.device)
+    world.init()
     try:
         timings = world.gather(generate_missing(world, plan, log))
         if not world.is_main:
@@ -53,7 +48,7 @@ def evaluate(req: RunRequest, log: Callable[[str], None] = stderr_log) -> tuple[
                                options=plan.scorer_options, warn_unknown=False)  # load_samples warned
     meta = run_meta(plan, world.size, [t for t in timings if t is not None], len(stored), predictions)
     doc = metrics_document(plan.task, req.model, scored, meta.to_dict())
-    write_json_atomic(metrics_path(plan.out_dir, req.limit), doc)
+    write_metrics(plan.out_dir, doc)
     frac = failed_fraction(scored.per_source)
     if frac > req.max_failed_fraction:
         reasons = "; ".join(f"{n} x {why}" for why, n in meta.failure_reasons.items())

@@ -126,10 +126,10 @@ class Timing:
         return out
 
 
-def decode_sample(paths: tuple[str, ...]) -> tuple[tuple[np.ndarray, ...] | None, str | None]:
+def decode_sample(paths: tuple[str, ...], decoder: str) -> tuple[tuple[np.ndarray, ...] | None, str | None]:
     """Worker job: all audios of one sample, or the error (runs in a worker process)."""
     try:
-        return tuple(load_audio(p) for p in paths), None
+        return tuple(load_audio(p, decoder) for p in paths), None
     except AudioError as exc:
         return None, str(exc)
 
@@ -157,7 +157,7 @@ def _ignore_interrupts() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def prefetched(batches: Sequence[list[Sample]], pool: Executor,
+def prefetched(batches: Sequence[list[Sample]], pool: Executor, decoder: str,
                ahead: int = PREFETCH_BATCHES) -> Iterator[tuple[list[Sample], list[Future]]]:
     """Yield (batch, futures of decoded audio) with `ahead` batches already submitted."""
     queue: deque = deque()
@@ -166,7 +166,7 @@ def prefetched(batches: Sequence[list[Sample]], pool: Executor,
     def submit_next() -> None:
         batch = next(it, None)
         if batch is not None:
-            queue.append((batch, [pool.submit(decode_sample, s.audio) for s in batch]))
+            queue.append((batch, [pool.submit(decode_sample, s.audio, decoder) for s in batch]))
 
     for _ in range(ahead + 1):
         submit_next()
@@ -198,6 +198,7 @@ class LoopSettings:
 
     batch_size: int
     num_workers: int
+    decoder: str  # qa_eval.audio decoder name, chosen once per run
     max_audio_s: float | None = None
     memory: MemoryBudget | None = None
     show_progress: bool = True
@@ -217,7 +218,7 @@ def run_batches(adapter: ModelAdapter, samples: Sequence[Sample], prompts: Calla
     pool = decoder_pool(settings.num_workers)
     progress = Progress(len(samples), log, enabled=settings.show_progress)
     try:
-        for batch, futures in prefetched(batches, pool):
+        for batch, futures in prefetched(batches, pool, settings.decoder):
             rows: dict[str, Prediction] = {}
             inputs: list[AudioInput] = []
             for sample, fut in zip(batch, futures):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -43,7 +44,7 @@ class RunPlan:
     generation: GenerationConfig
     data_sha256: str
     manifest_sha256: str
-    decoder: Mapping[str, Any]
+    decoder: Mapping[str, Any]  # the audio decoder: "name" and its versions
     identity: Mapping[str, Any]  # what the fingerprint hashes (also written into run.json)
     fingerprint: str
     out_dir: Path
@@ -55,7 +56,9 @@ def load_task(name: str | None, task_file: str | None = None) -> TaskSpec:
         from qa_eval.task_file import load_task_file
 
         return load_task_file(Path(task_file))
-    return registry.load("task", name or "")
+    from qa_eval.task_file import find_task
+
+    return find_task(name or "")
 
 
 def make_plan(req: RunRequest, options: ModelOptions | None = None) -> RunPlan:
@@ -66,13 +69,17 @@ def make_plan(req: RunRequest, options: ModelOptions | None = None) -> RunPlan:
     scorer_name = req.scorer or task.scorer
     scorer_options = registry.load("scorer", scorer_name).resolve_options(
         {**dict(task.scorer_options), **dict(req.scorer_options)})
-    generation = GenerationConfig(req.max_new_tokens or task.max_new_tokens, req.min_new_tokens)
+    generation = GenerationConfig(req.max_new_tokens or adapter.max_new_tokens or task.max_new_tokens,
+                                  req.min_new_tokens)
     all_samples, manifest_sha = load_samples(task, req)
     data_sha = samples_digest(all_samples)
     samples = all_samples[: req.limit] if req.limit is not None else all_samples
     prompts = {s.id: adapter.render_prompt(task.intent(s), len(s.audio)) for s in samples}
     prompt_hash = hashlib.sha256("\n\0".join(sorted(set(prompts.values()))).encode()).hexdigest()
-    decoder = audio.decoder_info()
+    choice = audio.choose_decoder(adapter.audio_decoder)
+    decoder = {**audio.decoder_info(choice.name), "requested": choice.requested, "forced": choice.forced}
+    if choice.warning:
+        warnings.warn(choice.warning, audio.DecoderFallbackWarning, stacklevel=2)
     identity = {
         "task": task.name,
         "task_version": task.version,

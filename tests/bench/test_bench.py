@@ -9,7 +9,7 @@ import pytest
 from toolchain import cpp_toolchain_missing
 
 from qa_eval import cli
-from qa_eval.bench import clip_durations, engine_batches, shape_config
+from model_adapters.qwen_audio.bench.workload import clip_durations, engine_batches, shape_config
 
 
 # engine-compiled needs a C++ toolchain for torch.compile's CPU kernels (.ci/run installs one)
@@ -66,7 +66,7 @@ def test_clips_and_batches_are_deterministic():
 
 def test_small_shape_structure():
     from model_adapters.qwen_audio.config import QwenAudioConfig
-    from qa_eval.bench import param_counts
+    from model_adapters.qwen_audio.bench.workload import param_counts
 
     counts = param_counts(QwenAudioConfig.from_dict(shape_config("small")))
     assert counts["embedding"] == counts["lm_head"] == 155947 * 1024

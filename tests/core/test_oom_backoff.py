@@ -18,7 +18,8 @@ from qa_eval.adapter import AudioInput, ModelOptions
 from qa_eval.audio import load_audio
 from qa_eval.manifest import load_manifest
 from qa_eval.records import GenerationConfig
-from qa_eval.runner import BatchGenerator, OutOfMemoryAtBatchSizeOne
+from qa_eval.errors import OutOfMemoryAtBatchSizeOne
+from qa_eval.run.loop import BatchRunner as BatchGenerator
 
 
 class LimitedMemoryWhisper(EmbeddedWhisperTinyEn):
@@ -51,7 +52,7 @@ def _adapter(cls):
 
 
 def test_backoff_gives_the_same_outputs(inputs) -> None:
-    config = GenerationConfig(max_new_tokens=40, batch_size=5)
+    config = GenerationConfig(max_new_tokens=40)
     want = [g.text for g in BatchGenerator(_adapter(EmbeddedWhisperTinyEn), config)(inputs)]
     limited = BatchGenerator(_adapter(LimitedMemoryWhisper), config)
     got = [g.text for g in limited(inputs)]
@@ -63,6 +64,6 @@ def test_backoff_gives_the_same_outputs(inputs) -> None:
 
 
 def test_out_of_memory_at_batch_size_one_is_a_clear_error(inputs) -> None:
-    gen = BatchGenerator(_adapter(NoMemoryWhisper), GenerationConfig(max_new_tokens=8, batch_size=2))
+    gen = BatchGenerator(_adapter(NoMemoryWhisper), GenerationConfig(max_new_tokens=8))
     with pytest.raises(OutOfMemoryAtBatchSizeOne, match=r"out of memory at batch size 1 \(sample"):
         gen(inputs[:2])

@@ -73,11 +73,19 @@ def test_manifest_paths_cannot_make_qa_eval_write_outside_the_output_folder(tmp_
 
 
 def test_references_file_of_another_task_is_refused(tmp_path: Path) -> None:
+    """Refused on evidence in the references (issue 15: never on a source name alone): caption
+    lists scored as ASR. ASR rows scored as translation are not refused for their source name;
+    BLEU then stops, naming the source, because nothing says the target language."""
+    row = {"id": "1", "source": "clotho_evaluation", "reference": ["a dog barks", "a dog"], "prediction": "a dog",
+           "error": None}
+    (tmp_path / "p.jsonl").write_text(json.dumps(row) + "\n")
+    proc = qa_eval("score", "--task", "librispeech", "--predictions", str(tmp_path / "p.jsonl"), cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "clotho_evaluation" in proc.stderr and "right task" in proc.stderr
     row = {"id": "1", "source": "librispeech_test_clean", "reference": "a b", "prediction": "a b", "error": None}
     (tmp_path / "p.jsonl").write_text(json.dumps(row) + "\n")
     proc = qa_eval("score", "--task", "covost2", "--predictions", str(tmp_path / "p.jsonl"), cwd=tmp_path)
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert "librispeech_test_clean" in proc.stderr and "right task" in proc.stderr
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and "librispeech_test_clean" in proc.stderr
 
 
 def test_unknown_names_suggest_the_right_one(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from qa_eval.errors import ConfigError
 from qa_eval.paper.data import DATA_FILE, QWEN_AUDIO, load_table
 from qa_eval.paper.figure import radar_series
 from qa_eval.paper.measured import MeasuredRuns
-from qa_eval.report import higher_is_better
+from qa_eval.scoring import declared_metric
 
 
 def table_blocks() -> list[dict]:
@@ -66,7 +66,7 @@ def test_rows_name_declared_sources_and_match_the_task_plugins_paper_numbers():
         task = registry.load("task", task_name)
         assert source in task.sources, row
         assert task.paper[source][metric] * row.scale == pytest.approx(row.paper_value(QWEN_AUDIO), abs=1e-9)
-        assert higher_is_better(metric, task.scorer) == row.higher_is_better, row
+        assert declared_metric(task.scorer, metric).higher_is_better == row.higher_is_better, row
 
 
 def test_table_note_as_printed():

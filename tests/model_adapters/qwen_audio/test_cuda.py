@@ -77,7 +77,8 @@ def test_cuda_compiled_step_equals_eager(cuda32):
 
 
 def test_cuda_auto_batch_estimate_covers_the_real_peak():
-    from qa_eval.bench import PROMPT, build_engine, shape_config, synth_clip
+    from model_adapters.qwen_audio.bench.modes import build_engine
+    from model_adapters.qwen_audio.bench.workload import PROMPT, shape_config, synth_clip
     from model_adapters.qwen_audio.memory import encoder_reserve, row_bytes
 
     pipe = build_engine(shape_config("small"), "cuda", "bfloat16")

@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[3]
 
 PROBE = r"""
 import json, sys, torch
-from qa_eval.bench import PROMPT, build_engine, synth_clip
+from model_adapters.qwen_audio.bench.modes import build_engine
+from model_adapters.qwen_audio.bench.workload import PROMPT, synth_clip
 from model_adapters.qwen_audio.memory import encoder_reserve, row_bytes
 torch.set_num_threads(2)
 cfg_dict, b, secs, new = json.loads(sys.argv[1])

@@ -25,7 +25,9 @@ from typing import Any, Callable
 
 import soundfile as sf
 
-from qa_eval.bench import ASSETS, SAMPLE_RATE, clip_durations, shape_config, synth_clip
+from qa_eval.audio import SAMPLE_RATE
+
+from .workload import clip_durations, shape_config, synth_clip
 
 DEFAULT_WORKDIR = Path.home() / ".cache" / "qa-eval" / "bench-e2e"
 SOURCE = "librispeech_test_clean"
@@ -33,13 +35,13 @@ SOURCE = "librispeech_test_clean"
 
 def random_checkpoint(workdir: Path, shape: str, dtype: str, seed: int = 0) -> Path:
     """A random Qwen-Audio checkpoint at `shape` in the original format (written once)."""
-    from model_adapters.qwen_audio.random_checkpoint import write_random_checkpoint
+    from model_adapters.testing.qwen_audio import write_random_checkpoint
 
     out = workdir / f"checkpoint-{shape}-{dtype}-{seed}"
     if not (out / "config.json").is_file():
         tmp = out.with_name(out.name + ".part")
         shutil.rmtree(tmp, ignore_errors=True)
-        write_random_checkpoint(tmp, shape_config(shape), assets_from=ASSETS, seed=seed, dtype=dtype)
+        write_random_checkpoint(tmp, shape_config(shape), seed=seed, dtype=dtype)
         tmp.rename(out)
     return out
 
@@ -70,7 +72,7 @@ def run_end_to_end(
 ) -> dict[str, Any]:
     """Run the timed end-to-end evaluation; returns the result document."""
     from qa_eval.adapter import ModelOptions
-    from qa_eval.evaluate import RunRequest, evaluate
+    from qa_eval.run import RunRequest, evaluate
 
     work = Path(workdir) if workdir else DEFAULT_WORKDIR
     work.mkdir(parents=True, exist_ok=True)
@@ -86,10 +88,11 @@ def run_end_to_end(
         options=ModelOptions(str(checkpoint), device, dtype, compile=compile_step),
         batch_size=batch_size, max_new_tokens=new_tokens, min_new_tokens=new_tokens,
         manifest=str(manifest), out_dir=str(run_dir), results_dir=str(work / "runs"),
-        num_workers=workers, max_failed_fraction=0.0,
+        num_workers=workers, max_failed_fraction=0.0, show_progress=False,
     )
     t1 = time.perf_counter()
     metrics, _ = evaluate(req, log=log)
+    assert metrics is not None  # one process
     total = time.perf_counter() - t1
     timing = metrics["meta"]["timing"]
     e2e = total - timing["model_load_s"]
