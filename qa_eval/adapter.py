@@ -19,9 +19,9 @@ Adapters register through the `qa_eval.models` entry-point group; `qa-eval model
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy as np
 
@@ -45,6 +45,7 @@ class ModelOptions:
     trust_remote_code: bool = False  # let a hub checkpoint run its own Python code (explicit opt-in)
     allow_pickle: bool = False  # accept pickle (.bin) weights; safetensors only by default
     compile: bool = False  # torch.compile the decode step where the adapter supports it
+    adapter_options: Mapping[str, str] = field(default_factory=dict)  # --model-option KEY=VALUE
 
     def __post_init__(self) -> None:
         if self.dtype not in DTYPES:
@@ -80,10 +81,15 @@ class ModelAdapter(ABC):
     audio_decoder: ClassVar[str] = "ffmpeg-s16le"  # the family's reference recipe (qa_eval.audio.DECODERS)
     max_new_tokens: ClassVar[int | None] = None  # the family's own budget for every task (None: the task's)
     supports_compile: ClassVar[bool] = False  # honours ModelOptions.compile
+    option_names: ClassVar[tuple[str, ...]] = ()  # the adapter_options it understands
 
     def __init__(self, options: ModelOptions) -> None:
         if options.compile and not self.supports_compile:
             raise ConfigError(f"{self.name}: --compile is not supported by this adapter")
+        unknown = sorted(set(options.adapter_options) - set(self.option_names))
+        if unknown:
+            known = ", ".join(self.option_names) or "none"
+            raise ConfigError(f"{self.name}: unknown model option(s) {', '.join(unknown)} (it takes: {known})")
         self.options = options
         self._checkpoint_dir: Path | None = None
         self._loaded = False

@@ -14,6 +14,7 @@ from typing import Callable
 
 from qa_eval.adapter import ModelOptions
 from qa_eval.device import resolve_device, resolve_dtype
+from qa_eval.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,14 @@ def add_model_flags(p: argparse.ArgumentParser, compile_help: str | None = None)
                    help="allow a hub checkpoint's own Python code to run (off by default)")
     p.add_argument("--allow-pickle", action="store_true",
                    help="accept pickle (.bin) weights; only safetensors are read by default")
+    p.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="an adapter's own option, e.g. system_prompt=... or instruction_style=neutral "
+                        "(hf-audio-lm family; repeatable)")
+    p.add_argument("--system-prompt", help="the system message of chat models (hf-audio-lm family; '' for none); "
+                   "same as --model-option system_prompt=TEXT")
+    p.add_argument("--instruction-style", choices=["family", "neutral"],
+                   help="hf-audio-lm family: each family's own instruction wording (default) or one neutral "
+                        "wording for all")
     p.add_argument("--compile", action="store_true",
                    help=compile_help or "torch.compile the per-token decode step (CUDA graphs on CUDA; "
                                         "qwen-audio, qwen-audio-chat); the first batches of each shape pay "
@@ -79,5 +88,15 @@ def add_model_flags(p: argparse.ArgumentParser, compile_help: str | None = None)
 def model_options(args: argparse.Namespace) -> ModelOptions:
     """ModelOptions from the model flags, with device and dtype resolved (and checked) once."""
     device = resolve_device(args.device)
+    extra: dict[str, str] = {}
+    for item in args.model_option:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--model-option expects KEY=VALUE, got {item!r}")
+        extra[key] = value
+    if args.system_prompt is not None:
+        extra["system_prompt"] = args.system_prompt
+    if args.instruction_style is not None:
+        extra["instruction_style"] = args.instruction_style
     return ModelOptions(args.checkpoint, device, resolve_dtype(args.dtype, device), args.revision,
-                        args.trust_remote_code, args.allow_pickle, args.compile)
+                        args.trust_remote_code, args.allow_pickle, args.compile, extra)

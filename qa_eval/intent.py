@@ -50,6 +50,8 @@ class PromptIntent:
     label_set:   name of the closed label vocabulary or style ("scene", "emotion",
                  "vocal_sound", "clotho" for Clotho-style captions, "nsynth").
     question:    the question text for kind == "question".
+    labels:      for "classify", the task's labels (chat-style prompts may list them; the
+                 Qwen-Audio tag prompts do not).
 
     For "translate", audio_lang is the source and output_lang the target language. For
     "question", output_lang is the language of the question and of the expected answer.
@@ -64,6 +66,7 @@ class PromptIntent:
     itn: bool = False
     label_set: str | None = None
     question: str | None = None
+    labels: tuple[str, ...] = ()  # the closed label set, for prompts that list the choices
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

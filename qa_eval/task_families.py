@@ -121,9 +121,10 @@ def aqa_intent(lang: str = "en") -> IntentFn:
     return intent
 
 
-def classify_intent(label_set: str, audio_lang: str = "unknown") -> IntentFn:
-    """Name the label of a closed set: label_set "scene", "emotion" or "vocal_sound"."""
-    fixed = PromptIntent(kind="classify", audio_lang=audio_lang, output_lang="en", label_set=label_set)
+def classify_intent(label_set: str, audio_lang: str = "unknown", labels: tuple[str, ...] = ()) -> IntentFn:
+    """Name the label of a closed set `labels`: label_set "scene", "emotion" or "vocal_sound"."""
+    fixed = PromptIntent(kind="classify", audio_lang=audio_lang, output_lang="en", label_set=label_set,
+                         labels=tuple(labels))
     return lambda sample: fixed
 
 

@@ -271,7 +271,7 @@ def _caption(f: _TaskFile) -> _Built:
 def _classification(f: _TaskFile) -> _Built:
     labels = f.strings("labels")
     label_set = f.choice("label_set", tuple(CLASSIFY_MAX_NEW_TOKENS))
-    intent = classify_intent(label_set, f.language("language", "unknown"))
+    intent = classify_intent(label_set, f.language("language", "unknown"), labels)
     return intent, {}, labels, CLASSIFY_MAX_NEW_TOKENS[label_set]
 
 

@@ -87,6 +87,7 @@ def make_plan(req: RunRequest, options: ModelOptions | None = None) -> RunPlan:
         "checkpoint": adapter.checkpoint(),
         "revision": adapter.revision(),
         "dtype": req.options.dtype,
+        "adapter_options": dict(req.options.adapter_options),
         "generation": generation.to_dict(),
         "prompt_hash": prompt_hash,
         "audio_decoder": decoder.get("name"),

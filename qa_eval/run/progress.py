@@ -1,13 +1,14 @@
 """Progress of a run: a tqdm bar on a terminal, a plain line now and then elsewhere.
 
 The bar shows samples done / total, failures, audio seconds per wall second and the ETA. When
-stderr is not a terminal (CI logs, files) a line is written every LOG_EVERY_S seconds and at
-the end instead. Only the process that runs this draws (rank 0 under torchrun: the caller
+stderr is not a terminal (CI logs, files; or a terminal without a size) a line is written every
+LOG_EVERY_S seconds and at the end instead. Only the process that runs this draws (rank 0 under torchrun: the caller
 decides).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import Callable
@@ -24,7 +25,7 @@ class Progress:
         self.audio_s = self.wall_s = 0.0
         self._bar = None
         self._last_line = time.monotonic()
-        if self.enabled and sys.stderr.isatty():
+        if self.enabled and _terminal_columns() > 0:
             from tqdm import tqdm
 
             self._bar = tqdm(total=total, unit="sample", dynamic_ncols=True, file=sys.stderr,
@@ -53,3 +54,11 @@ class Progress:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+def _terminal_columns() -> int:
+    """Columns of the terminal stderr is on (0: not a terminal, or one without a size)."""
+    try:
+        return os.get_terminal_size(sys.stderr.fileno()).columns if sys.stderr.isatty() else 0
+    except (OSError, ValueError):
+        return 0

@@ -59,27 +59,6 @@ def param_counts(cfg) -> dict[str, int]:
     return counts
 
 
-def param_counts(cfg) -> dict[str, int]:
-    """Parameter counts of the Qwen-Audio model at config `cfg` (from the meta skeleton)."""
-    from model_adapters.qwen_audio.weights import build_meta_model, expected_tensors
-
-    counts = {"embedding": 0, "lm_head": 0, "llm_blocks": 0, "encoder": 0}
-    for key, shape in expected_tensors(build_meta_model(cfg)).items():
-        n = math.prod(shape)
-        if key == "transformer.wte.weight":
-            counts["embedding"] += n
-        elif key == "lm_head.weight":
-            counts["lm_head"] += n
-        elif key.startswith("transformer.audio."):
-            counts["encoder"] += n
-        else:
-            counts["llm_blocks"] += n
-    counts["total"] = sum(counts.values())
-    non_emb = counts["llm_blocks"] + counts["encoder"]
-    counts["encoder_fraction_of_non_embedding"] = round(counts["encoder"] / non_emb, 4)
-    return counts
-
-
 def clip_durations(n: int, seed: int = 0) -> list[float]:
     """LibriSpeech-test-clean-like durations: lognormal, mean about 7.4 s, clipped to [1.3, 35] s."""
     rng = np.random.default_rng(seed)

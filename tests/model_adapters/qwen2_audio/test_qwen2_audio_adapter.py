@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -91,3 +92,81 @@ def test_registered_as_entry_point():
     eps = {ep.name: ep for ep in entry_points(group="qa_eval.models")}
     assert eps["qwen2-audio"].load() is Qwen2AudioAdapter
     assert Qwen2AudioAdapter.family == "qwen2-audio"
+
+
+# --- generation as the official Qwen2-Audio eval scripts run it (issue 12) ------------------------
+
+
+def test_end_tokens_come_from_the_generation_config(qwen2, tiny_dir, real_wave):
+    """The tiny checkpoint's generation config names <|im_end|> and <|endoftext|> (as the released
+    ones do). Relabel the model so that its greedy token at step k becomes <|im_end|> (swap the
+    two rows of the embedding and output matrices; the prompt and the first k tokens hold neither,
+    so nothing else changes): decoding must stop right there."""
+    import torch
+
+    tok = qwen2._processor.tokenizer
+    im_end, eos = tok.convert_tokens_to_ids("<|im_end|>"), tok.convert_tokens_to_ids("<|endoftext|>")
+    assert set(qwen2._end_ids) == {im_end, eos}
+    (free,) = qwen2.generate_ids([item(ASR, real_wave)], CONFIG)
+    prompt_ids = set(qwen2.processor_inputs([item(ASR, real_wave)])["input_ids"][0].tolist())
+    k = next(k for k in range(1, len(free)) if free[k] not in prompt_ids and free[k] not in free[:k])
+    model = qwen2._model
+    rows = [model.get_input_embeddings().weight, model.get_output_embeddings().weight]
+    with torch.no_grad():
+        for w in rows:
+            w[[free[k], im_end]] = w[[im_end, free[k]]]
+    try:
+        (gen,) = qwen2.generate([item(ASR, real_wave)], CONFIG)
+    finally:
+        with torch.no_grad():
+            for w in rows:
+                w[[free[k], im_end]] = w[[im_end, free[k]]]
+    assert list(gen.token_ids) == free[:k] and gen.n_new_tokens == k
+
+
+def test_every_task_decodes_up_to_256_new_tokens(tmp_path, tiny_dir):
+    """The official scripts pass max_new_tokens=256 for every task (not Qwen-Audio's 4/10/30):
+    a vocal-sound run (the task's own budget is 4) decodes with 256, and the audio decoder is the
+    eval scripts' recipe, named in metrics.json."""
+    from qa_eval.run import RunRequest, evaluate
+
+    sample = Path(__file__).resolve().parents[2] / "data" / "1272-128104-0000.flac"
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(json.dumps({"audio": str(sample), "gt": "Laughter", "source": "vocalsound"}) + "\n")
+    req = RunRequest(task="vocalsound", model="qwen2-audio", options=ModelOptions(str(tiny_dir), "cpu", "float32"),
+                     manifest=str(manifest), out_dir=str(tmp_path / "run"), results_dir=str(tmp_path),
+                     num_workers=0, show_progress=False, max_failed_fraction=0.0)
+    doc, out = evaluate(req, log=lambda *_: None)
+    assert doc["meta"]["generation"]["max_new_tokens"] == 256
+    assert doc["meta"]["audio_decoder"]["name"] in ("ffmpeg-f32le-pipe", "soundfile-soxr")
+    assert doc["meta"]["audio_decoder"]["requested"] == "ffmpeg-f32le-pipe"
+    (pred,) = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    assert pred["prediction"] == pred["prediction"].strip() and pred["n_new_tokens"] > 4
+
+
+def test_the_audio_reaches_the_model(qwen2, real_wave, synth_wave):
+    """On the installed transformers the processor takes the audio (keyword checked) and the
+    model's logits depend on it; a processor that drops the audio is refused, not run."""
+    import torch
+
+    def logits(wave):
+        inputs = qwen2.processor_inputs([item(ASR, wave)])
+        with torch.no_grad():
+            return qwen2._model(**inputs).logits[0, -1]
+
+    assert not torch.allclose(logits(real_wave[:48_000]), logits(synth_wave[:48_000]))
+
+    class Deaf:
+        def __init__(self, processor):
+            self.tokenizer = processor.tokenizer
+
+        def __call__(self, text=None, audio=None, **kwargs):  # keeps the text, loses the audio
+            return self.tokenizer(text, return_tensors="pt", padding=True)
+
+    real = qwen2._processor
+    qwen2._processor = Deaf(real)
+    try:
+        with pytest.raises(AdapterError, match="dropped the audio"):
+            qwen2.processor_inputs([item(ASR, real_wave)])
+    finally:
+        qwen2._processor = real

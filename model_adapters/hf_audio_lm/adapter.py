@@ -1,0 +1,198 @@
+"""hf-audio-lm: any transformers audio LM whose processor has a chat template taking audio.
+
+The family (families.py) comes from the checkpoint's config.json model_type, or is fixed by a
+named subclass (named.py: qwen2.5-omni, voxtral, ...); any other checkpoint runs on the generic
+path (AutoModelForMultimodalLM, neutral wordings, no system prompt). A sample's prompt is the
+JSON of its chat messages (prompt.py); at generation time the checkpoint's chat template turns
+them into text and the processor adds the audio (processor.py). The batch is left-padded and
+greedy-decoded in one `generate` call (no sampling, no repetition penalty, whatever the
+checkpoint's generation config says), stopping at the end tokens that generation config names
+(and the tokenizer's eos); the answer is the new tokens before the first end token, decoded
+with special tokens skipped and stripped.
+
+Adapter options (`ModelOptions.adapter_options`, `--model-option KEY=VALUE`):
+  system_prompt       the system message ("" for none; default: the family's)
+  instruction_style   "family" (default) or "neutral" (the same words for every family)
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from functools import cached_property
+from pathlib import Path
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+
+from model_adapters.transformers_common import cut_at_end, generation_end_ids, load_transformers_weights
+from qa_eval.adapter import AudioInput, ModelAdapter, ModelOptions
+from qa_eval.audio import SAMPLE_RATE
+from qa_eval.batching import MemoryBudget
+from qa_eval.errors import AdapterError, ConfigError
+from qa_eval.intent import PromptIntent
+from qa_eval.records import Generation, GenerationConfig
+
+from . import prompt as prompts
+from .families import FAMILIES, Family, family_for
+from .processor import check_requirements, load_processor, model_inputs, read_model_type, window_s
+
+OPTIONS = ("system_prompt", "instruction_style")
+
+
+class HfAudioLmAdapter(ModelAdapter):
+    """Generic transformers audio-LM adapter; named subclasses fix `preset` (a FAMILIES key)."""
+
+    description: ClassVar[str] = (
+        "Any transformers audio LM whose processor has a chat template taking audio (family from "
+        "config.json); options system_prompt, instruction_style"
+    )
+    family: ClassVar[str] = "hf-audio-lm"
+    preset: ClassVar[str | None] = None
+    option_names: ClassVar[tuple[str, ...]] = OPTIONS
+
+    def __init__(self, options: ModelOptions) -> None:
+        super().__init__(options)  # refuses options not in OPTIONS
+        given = options.adapter_options
+        self.system_prompt: str | None = given.get("system_prompt")
+        self.style = given.get("instruction_style", "family")
+        if self.style not in prompts.STYLES:
+            raise ConfigError(f"{self.name}: instruction_style must be one of {', '.join(prompts.STYLES)}, "
+                              f"got {self.style!r}")
+        self._model: Any = None
+        self._processor: Any = None
+        self._end_ids: tuple[int, ...] = ()
+        self._window_s: float | None = None
+
+    @cached_property
+    def spec(self) -> Family:
+        """The family: the preset, else the one the checkpoint's config.json names."""
+        if self.preset:
+            return FAMILIES[self.preset]
+        return family_for(_config_json(self.checkpoint(), self.options.revision).get("model_type"))
+
+    # --- ModelAdapter -----------------------------------------------------------------------
+
+    def render_prompt(self, intent: PromptIntent, n_audio: int = 1) -> str:
+        return prompts.render_prompt(self.spec, intent, n_audio, self.system_prompt, self.style)
+
+    def load_model(self) -> None:
+        import transformers
+
+        folder = self.checkpoint_dir()
+        spec = self.spec
+        model_type = read_model_type(folder)
+        if self.preset and model_type not in spec.model_types:
+            raise AdapterError(f"{self.name}: {self.checkpoint()} is a {model_type!r} checkpoint, not "
+                               f"{' / '.join(spec.model_types)}; use the hf-audio-lm adapter for it")
+        check_requirements(spec)
+        self._processor = load_processor(folder, self.options, spec)
+        model_cls = getattr(transformers, spec.model_class or "AutoModelForMultimodalLM")
+        self._model = load_transformers_weights(model_cls, folder, self.options, self.name)
+        tokenizer = self._processor.tokenizer
+        eos = getattr(tokenizer, "eos_token_id", None)
+        self._end_ids = tuple(dict.fromkeys(generation_end_ids(self._model, eos) + ((eos,) if eos is not None else ())))
+        self._window_s = window_s(self._processor, spec)
+
+    def input_problem(self, item: AudioInput) -> str | None:
+        try:
+            n = prompts.count_audio(prompts.parse_prompt(item.prompt), self.spec.audio_token)
+        except AdapterError as exc:
+            return str(exc)
+        if n != len(item.waveforms):
+            return f"the prompt has {n} audio placeholder(s) but the sample has {len(item.waveforms)} audio(s)"
+        return super().input_problem(item)
+
+    def generate_batch(self, batch: Sequence[AudioInput], config: GenerationConfig) -> list[Generation]:
+        import torch
+
+        inputs = self._inputs(batch)
+        with torch.inference_mode():
+            out = self._model.generate(**inputs, generation_config=self._greedy(config))
+        new = out[:, inputs["input_ids"].shape[1]:].tolist()
+        tokenizer = self._processor.tokenizer
+        results = []
+        for item, row in zip(batch, new):
+            ids = cut_at_end(row, self._end_ids)
+            info: dict[str, Any] = {}
+            if len(ids) >= config.max_new_tokens:
+                info["max_new_tokens_reached"] = True
+            if self._window_s and any(len(w) > self._window_s * SAMPLE_RATE for w in item.waveforms):
+                info["truncated_audio"] = True
+            text = tokenizer.decode(ids, skip_special_tokens=True).strip()
+            results.append(Generation(text=text, n_new_tokens=len(ids), info=info, token_ids=tuple(ids)))
+        return results
+
+    def next_token_logits(self, batch: Sequence[AudioInput]) -> np.ndarray:
+        """[batch, vocab] float32 logits of the first answer token (what greedy decoding picks from)."""
+        import torch
+
+        if self._model is None:
+            raise AdapterError(f"{self.name}: next_token_logits() called before load()")
+        inputs = self._inputs(batch)
+        with torch.inference_mode():
+            logits = self._model(**inputs).logits[:, -1, :]
+        return logits.float().cpu().numpy()
+
+    def memory_budget(self, config: GenerationConfig) -> MemoryBudget | None:
+        """Estimated from the model config (memory.py); free memory from qa_eval.device."""
+        import torch
+
+        from qa_eval.device import free_memory_bytes
+
+        from .memory import memory_budget
+
+        elt = torch.finfo(getattr(torch, self.options.dtype)).bits // 8
+        return memory_budget(self._model, self.spec.audio_tokens_per_s, self._window_s, elt,
+                             config.max_new_tokens, free_memory_bytes(self.options.device), self.spec.pad_to_s or 0.0)
+
+    def describe(self) -> dict[str, Any]:
+        spec = self.spec
+        system = self.system_prompt if self.system_prompt is not None else (
+            spec.system_prompt.text if spec.system_prompt else "")
+        return {**super().describe(), "audio_lm_family": spec.name, "system_prompt": system,
+                "instruction_style": self.style}
+
+    @classmethod
+    def conformance_checkpoint(cls, workdir: Path) -> str:
+        """A tiny random checkpoint of the family (model_adapters.testing.hf_audio_lm)."""
+        from model_adapters.testing.hf_audio_lm import build_tiny
+
+        return str(build_tiny(cls.preset or "qwen2.5-omni", workdir))
+
+    # --- parts ------------------------------------------------------------------------------
+
+    def _inputs(self, batch: Sequence[AudioInput]) -> dict[str, Any]:
+        """The batch's model inputs on the device, floating tensors in the model's dtype."""
+        convs = [prompts.parse_prompt(item.prompt) for item in batch]
+        features = model_inputs(self._processor, self.spec, convs,
+                                [item.waveforms for item in batch], [prompts.continues_answer(c) for c in convs])
+        dtype = self._model.dtype
+        return {k: (v.to(self.options.device, dtype) if v.is_floating_point() else v.to(self.options.device))
+                if hasattr(v, "is_floating_point") else v for k, v in features.items()}
+
+    def _greedy(self, config: GenerationConfig) -> Any:
+        """The checkpoint's generation config, made plain greedy with this run's lengths."""
+        gen = copy.deepcopy(self._model.generation_config)
+        pad = self._processor.tokenizer.pad_token_id
+        gen.update(do_sample=False, num_beams=1, temperature=None, top_p=None, top_k=None, repetition_penalty=None,
+                   no_repeat_ngram_size=None, max_new_tokens=config.max_new_tokens,
+                   min_new_tokens=config.min_new_tokens, max_length=None, eos_token_id=list(self._end_ids),
+                   pad_token_id=pad if pad is not None else self._end_ids[0])
+        return gen
+
+
+def _config_json(checkpoint: str, revision: str | None) -> dict[str, Any]:
+    """config.json of a local folder, or of a hub checkpoint (that one file, where a hub is reachable)."""
+    path = Path(checkpoint).expanduser() / "config.json"
+    if not Path(checkpoint).expanduser().is_dir():
+        from transformers.utils import cached_file
+
+        try:
+            path = Path(cached_file(checkpoint, "config.json", revision=revision))
+        except OSError as exc:
+            raise AdapterError(f"hf-audio-lm: cannot read config.json of {checkpoint!r}: {exc}") from exc
+    if not path.is_file():
+        raise AdapterError(f"hf-audio-lm: {path} not found (is {checkpoint!r} a transformers checkpoint?)")
+    return json.loads(path.read_text(encoding="utf-8"))
+
