@@ -10,13 +10,13 @@ declared spelling.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from qa_eval.audio import probe_duration
 from qa_eval.errors import AudioError, ManifestError
+from qa_eval.jsonl import iter_jsonl
 from qa_eval.records import Sample, reference_value
 
 if TYPE_CHECKING:
@@ -41,28 +41,8 @@ def load_manifest(
     path = Path(path)
     if not path.is_file():
         raise ManifestError(f"{path}: manifest not found")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ManifestError(f"{path}: cannot read the manifest ({exc.strerror or exc})") from None
     base = Path(data_root) if data_root is not None else path.parent
-    rows = []
-    for lineno, raw in enumerate(data.removeprefix(b"\xef\xbb\xbf").split(b"\n"), start=1):
-        where = f"{path}:{lineno}"
-        try:
-            line = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ManifestError(f"{where}: not UTF-8 text (byte {exc.start} of the line); "
-                                "save the manifest as UTF-8") from None
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ManifestError(f"{where}: not valid JSON ({exc.msg})") from None
-        if not isinstance(row, dict):
-            raise ManifestError(f"{where}: expected a JSON object")
-        rows.append((where, lineno, row))
+    rows = list(iter_jsonl(path, ManifestError, "manifest"))
     return samples_from_rows(rows, base, default_source)
 
 

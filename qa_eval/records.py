@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from qa_eval.errors import ConfigError, ScorerError
+from qa_eval.jsonl import json_object
 
 Reference = str | tuple[str, ...]
 
@@ -81,12 +82,11 @@ class Prediction:
     @classmethod
     def from_json(cls, line: str, where: str = "<predictions>") -> "Prediction":
         """Parse one line; `where` ("file:line") is put into every error message."""
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ScorerError(f"{where}: not valid JSON ({exc.msg})") from None
-        if not isinstance(row, dict):
-            raise ScorerError(f"{where}: expected a JSON object, got {type(row).__name__}")
+        return cls.from_row(json_object(line, where, ScorerError), where)
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any], where: str = "<predictions>") -> "Prediction":
+        """A parsed row; `where` ("file:line") is put into every error message."""
         for key in ("id", "source", "reference"):
             if key not in row:
                 raise ScorerError(f"{where}: field '{key}' missing")

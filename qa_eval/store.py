@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from qa_eval.errors import ConfigError, ScorerError
+from qa_eval.jsonl import iter_jsonl
 from qa_eval.records import Prediction
 
 PREDICTIONS = "predictions.jsonl"
@@ -53,27 +54,10 @@ def read_predictions(path: Path, resume: bool = False) -> list[Prediction]:
     Resume mode ignores a last line without its newline (a write cut by a crash) and allows
     an id twice (a retried failure; the last row wins when merged).
     """
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ScorerError(f"{path}: predictions file not found") from None
-    except OSError as exc:
-        raise ScorerError(f"{path}: cannot read predictions file ({exc.strerror or exc})") from None
-    lines = data.split(b"\n")
-    if resume and lines and lines[-1]:
-        lines = lines[:-1]
     out: list[Prediction] = []
     seen: dict[str, int] = {}
-    for lineno, raw in enumerate(lines, start=1):
-        where = f"{path}:{lineno}"
-        try:
-            line = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ScorerError(f"{where}: not UTF-8 text (byte {exc.start})") from None
-        if not line.strip():
-            continue
-        p = Prediction.from_json(line, where)
+    for where, lineno, row in iter_jsonl(Path(path), ScorerError, "predictions file", skip_torn_tail=resume):
+        p = Prediction.from_row(row, where)
         if not resume:
             if p.id in seen:
                 raise ScorerError(f"{where}: duplicate id {p.id!r} (first on line {seen[p.id]})")

@@ -62,4 +62,3 @@ def real_wave(sample_wave):
 
     path = DATA / REAL_FLAC
     return load_audio(path) if path.is_file() else sample_wave(Path(REAL_FLAC).stem)
-

@@ -15,10 +15,19 @@ from typing import Any, Mapping
 from qa_eval.errors import ConfigError
 
 
-def _get(d: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str, default: Any = ...) -> Any:
+REQUIRED = ...
+Number = (int, float)
+
+
+def _read(d: Mapping[str, Any], spec: Mapping[str, tuple[Any, Any]], where: str) -> dict[str, Any]:
+    """key -> value for every key of `spec` ({key: (kind, default or REQUIRED)}), checked by _get."""
+    return {key: _get(d, key, kind, where, default) for key, (kind, default) in spec.items()}
+
+
+def _get(d: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str, default: Any = REQUIRED) -> Any:
     """d[key] checked against `kind` (bool is not accepted as int); `default` if given and missing."""
     if key not in d:
-        if default is ...:
+        if default is REQUIRED:
             raise ConfigError(f"{where}: required key '{key}' missing")
         return default
     value = d[key]
@@ -28,6 +37,21 @@ def _get(d: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: s
     if not isinstance(value, kinds):
         raise ConfigError(f"{where}: '{key}' must be {[k.__name__ for k in kinds]}, got {value!r}")
     return value
+
+
+# config.json keys read at inference: key -> (JSON type, default or REQUIRED)
+_AUDIO_KEYS: dict[str, tuple[Any, Any]] = {
+    "n_mels": (int, REQUIRED), "n_ctx": (int, REQUIRED), "n_state": (int, REQUIRED), "n_head": (int, REQUIRED),
+    "n_layer": (int, REQUIRED), "output_dim": (int, 512), "avg_pool": (bool, True),
+    "add_audio_bos_eos_token": (bool, True), "audio_start_id": (int, REQUIRED),
+}
+_LLM_KEYS: dict[str, tuple[Any, Any]] = {
+    "vocab_size": (int, REQUIRED), "hidden_size": (int, REQUIRED), "num_hidden_layers": (int, REQUIRED),
+    "num_attention_heads": (int, REQUIRED), "kv_channels": (int, REQUIRED), "intermediate_size": (int, REQUIRED),
+    "layer_norm_epsilon": (Number, 1e-6), "rotary_pct": (Number, 1.0), "rotary_emb_base": (Number, 10000),
+    "seq_length": (int, 2048), "use_dynamic_ntk": (bool, True), "use_logn_attn": (bool, True),
+    "no_bias": (bool, True), "tie_word_embeddings": (bool, False),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,17 +81,7 @@ class AudioEncoderConfig:
     def from_dict(cls, d: Mapping[str, Any], where: str = "config.json:audio") -> "AudioEncoderConfig":
         if not isinstance(d, Mapping):
             raise ConfigError(f"{where}: expected an object, got {type(d).__name__}")
-        cfg = cls(
-            n_mels=_get(d, "n_mels", int, where),
-            n_ctx=_get(d, "n_ctx", int, where),
-            n_state=_get(d, "n_state", int, where),
-            n_head=_get(d, "n_head", int, where),
-            n_layer=_get(d, "n_layer", int, where),
-            output_dim=_get(d, "output_dim", int, where, 512),
-            avg_pool=_get(d, "avg_pool", bool, where, True),
-            add_audio_bos_eos_token=_get(d, "add_audio_bos_eos_token", bool, where, True),
-            audio_start_id=_get(d, "audio_start_id", int, where),
-        )
+        cfg = cls(**_read(d, _AUDIO_KEYS, where))
         cfg.validate(where)
         return cfg
 
@@ -134,23 +148,9 @@ class QwenAudioConfig:
             raise ConfigError(f"{where}: no 'audio' sub-config; this is not a Qwen-Audio checkpoint")
         if d.get("use_cache_quantization") or d.get("use_cache_kernel"):
             raise ConfigError(f"{where}: use_cache_quantization/use_cache_kernel are not supported")
-        cfg = cls(
-            vocab_size=_get(d, "vocab_size", int, where),
-            hidden_size=_get(d, "hidden_size", int, where),
-            num_hidden_layers=_get(d, "num_hidden_layers", int, where),
-            num_attention_heads=_get(d, "num_attention_heads", int, where),
-            kv_channels=_get(d, "kv_channels", int, where),
-            intermediate_size=_get(d, "intermediate_size", int, where),
-            layer_norm_epsilon=float(_get(d, "layer_norm_epsilon", (int, float), where, 1e-6)),
-            rotary_pct=float(_get(d, "rotary_pct", (int, float), where, 1.0)),
-            rotary_emb_base=_get(d, "rotary_emb_base", (int, float), where, 10000),
-            seq_length=_get(d, "seq_length", int, where, 2048),
-            use_dynamic_ntk=_get(d, "use_dynamic_ntk", bool, where, True),
-            use_logn_attn=_get(d, "use_logn_attn", bool, where, True),
-            no_bias=_get(d, "no_bias", bool, where, True),
-            audio=AudioEncoderConfig.from_dict(d["audio"], f"{where}:audio"),
-            tie_word_embeddings=_get(d, "tie_word_embeddings", bool, where, False),
-        )
+        values = _read(d, _LLM_KEYS, where)
+        values.update(layer_norm_epsilon=float(values["layer_norm_epsilon"]), rotary_pct=float(values["rotary_pct"]))
+        cfg = cls(**values, audio=AudioEncoderConfig.from_dict(d["audio"], f"{where}:audio"))
         cfg.validate(where)
         return cfg
 

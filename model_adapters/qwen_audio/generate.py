@@ -193,7 +193,8 @@ class StaticDecoder:
             cos, sin, logn = self.pos.window(t)
             mask = self.pos.causal_mask(t, self.model.dtype)
             write = self._slots[:t]
-            last = self.model.hidden_states(x, cos, sin, logn, mask, self.caches, write, attend_cache=False)[:, -1]
+            last = self.model.hidden_states(x, cos, sin, logn, mask, caches=self.caches, write_pos=write,
+                                             attend_cache=False)[:, -1]
         logits = self.model.logits(last)
         nxt, done = select_next(logits, self.step_idx, self.done, self.s, self.end_ids)
         self.token.copy_(nxt)
@@ -239,8 +240,8 @@ def decode_step(
     mask = _additive(ok[:, None, None, :], model.dtype)
     x = model.transformer.wte(token[:, None])
     step_logn = logn.index_select(2, slot) if logn is not None else None
-    h = model.hidden_states(x, cos.index_select(2, slot), sin.index_select(2, slot), step_logn, mask, caches,
-                            slot, attend_cache=True)
+    h = model.hidden_states(x, cos.index_select(2, slot), sin.index_select(2, slot), step_logn, mask,
+                            caches=caches, write_pos=slot, attend_cache=True)
     return select_next(model.logits(h[:, -1]), step_idx, done, s, end_ids)
 
 

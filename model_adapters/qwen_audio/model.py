@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -376,21 +376,13 @@ class QwenAudioModel(nn.Module):
         flat = x.reshape(b * t, h).index_copy(0, torch.cat(index), torch.cat(list(audio_feats)).to(x.dtype))
         return flat.view(b, t, h)
 
-    def hidden_states(
-        self,
-        x: torch.Tensor,
-        cos: torch.Tensor,
-        sin: torch.Tensor,
-        logn: torch.Tensor | None,
-        mask: torch.Tensor,
-        caches: Sequence[tuple[torch.Tensor, torch.Tensor]] | None = None,
-        write_pos: torch.Tensor | None = None,
-        attend_cache: bool = False,
-    ) -> torch.Tensor:
-        """All LLM blocks then ln_f: x [B, T, H] -> [B, T, H] (see QwenAttention for the rest)."""
+    def hidden_states(self, x: torch.Tensor, *positions: Any,
+                      caches: Sequence[tuple[torch.Tensor, torch.Tensor]] | None = None, **cache_args: Any) -> torch.Tensor:
+        """All LLM blocks then ln_f: x [B, T, H] -> [B, T, H]. `positions` are (cos, sin, logn,
+        mask) and `cache_args` (write_pos, attend_cache) as QwenAttention.forward takes them;
+        block i gets caches[i]."""
         for i, block in enumerate(self.transformer.h):
-            cache = caches[i] if caches is not None else None
-            x = block(x, cos, sin, logn, mask, cache, write_pos, attend_cache)
+            x = block(x, *positions, caches[i] if caches is not None else None, **cache_args)
         return self.transformer.ln_f(x)
 
     def hidden_states_packed(self, x: torch.Tensor, rows: Sequence["PackedRow"],

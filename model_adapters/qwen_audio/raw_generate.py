@@ -19,6 +19,7 @@ from qa_eval import registry
 from qa_eval.adapter import AudioInput, ModelOptions
 from qa_eval.audio import load_audio
 from qa_eval.errors import AudioError, ConfigError, ManifestError
+from qa_eval.jsonl import iter_jsonl
 from qa_eval.records import Generation, GenerationConfig, Sample
 from qa_eval.run.loop import BatchRunner
 
@@ -26,18 +27,10 @@ from .tokenizer import QwenAudioTokenizer
 
 
 def read_cases(path: Path) -> list[dict]:
-    if not path.is_file():
-        raise ManifestError(f"{path}: cases file not found")
     cases = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ManifestError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-        if not isinstance(row, dict) or "id" not in row or not isinstance(row.get("prompt"), str):
-            raise ManifestError(f"{path}:{lineno}: needs 'id' and a string 'prompt'")
+    for where, _, row in iter_jsonl(path, ManifestError, "cases file"):
+        if "id" not in row or not isinstance(row.get("prompt"), str):
+            raise ManifestError(f"{where}: needs 'id' and a string 'prompt'")
         cases.append(row)
     return cases
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa_eval.adapter import ModelOptions
+from loading import loaded_adapter
 
 
 @pytest.fixture(scope="session")
@@ -22,9 +22,7 @@ def tiny_dir(tmp_path_factory) -> Path:
 def qwen2(tiny_dir):
     from model_adapters.qwen2_audio.adapter import Qwen2AudioAdapter
 
-    adapter = Qwen2AudioAdapter(ModelOptions(str(tiny_dir), "cpu", "float32"))
-    adapter.load()
-    return adapter
+    return loaded_adapter(Qwen2AudioAdapter, tiny_dir)
 
 
 @pytest.fixture(scope="session")

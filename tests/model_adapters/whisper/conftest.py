@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa_eval.adapter import ModelOptions
+from loading import loaded_adapter
 from whisper_testdata import CONFIG, item
 
 
@@ -30,9 +30,7 @@ def converted(cache_root) -> Path:
 def adapter(converted):
     from model_adapters.whisper.adapter import EmbeddedWhisperTinyEn
 
-    model = EmbeddedWhisperTinyEn(ModelOptions(str(converted), "cpu", "float32"))
-    model.load()
-    return model
+    return loaded_adapter(EmbeddedWhisperTinyEn, converted)
 
 
 @pytest.fixture(scope="session")
