@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,9 +21,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_bench_runs_from_an_installed_wheel(tmp_path: Path) -> None:
-    dist, site = tmp_path / "dist", tmp_path / "site"
+    dist, site, src = tmp_path / "dist", tmp_path / "site", tmp_path / "src"
+    # build from a copy: an in-tree build would leave metadata (*.egg-info) in the checkout
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".*", "runs", "tests", "build", "*.egg-info",
+                                                             "__pycache__", "gpu-check", "results"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(dist),
-                    str(ROOT)], check=True, capture_output=True, timeout=600)
+                    str(src)], check=True, capture_output=True, timeout=600)
     (wheel,) = dist.glob("qa_eval-*.whl")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)],
                    check=True, capture_output=True, timeout=600)
