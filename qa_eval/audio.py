@@ -27,8 +27,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
-import soxr
 
 from qa_eval.errors import AudioError, ConfigError, PrerequisiteError
 
@@ -89,6 +87,7 @@ def decoder_info(name: str | None = None) -> dict[str, str]:
     name = name or _default_decoder(os.environ.get(DECODER_ENV, ""), os.environ.get("PATH", ""))
     _check_name(name, "audio decoder")
     if name == SOUNDFILE_SOXR:
+        sf, soxr = _soundfile_soxr()
         return {"name": name, "recipe": "soundfile float32, mean of channels, soxr.resample quality HQ",
                 "soundfile": sf.__version__, "libsndfile": sf.__libsndfile_version__, "soxr": soxr.__version__}
     exe = _require_ffmpeg(name)
@@ -109,8 +108,8 @@ def probe_duration(path: str | Path) -> float:
     if not path.is_file():
         raise AudioError(f"{path}: audio file not found")
     try:
-        info = sf.info(str(path))
-    except Exception as exc:  # libsndfile raises a bare RuntimeError for unknown formats
+        info = _soundfile_soxr()[0].info(str(path))
+    except Exception as exc:  # libsndfile raises a bare RuntimeError for unknown formats (or is missing)
         seconds = _ffprobe_duration(path)
         if seconds is None:
             raise AudioError(f"{path}: not a readable audio file ({_reason(exc)})") from None
@@ -224,6 +223,7 @@ def _refuse_nonfinite_float_pcm(path: Path) -> None:
     """ffmpeg's int16 conversion turns NaN and inf into -32768 without a word, so float PCM files
     that libsndfile reads are scanned first. Other files go to ffmpeg unchecked."""
     try:
+        sf = _soundfile_soxr()[0]
         if sf.info(str(path)).subtype not in ("FLOAT", "DOUBLE"):
             return
         for block in sf.blocks(str(path), blocksize=1 << 16, dtype="float64", always_2d=True):
@@ -238,7 +238,19 @@ def _refuse_nonfinite_float_pcm(path: Path) -> None:
 # -- soundfile + soxr --------------------------------------------------------------------------
 
 
+def _soundfile_soxr():
+    """(soundfile, soxr), imported when first needed: with ffmpeg present the run needs neither."""
+    try:
+        import soundfile
+        import soxr
+    except ImportError:
+        raise PrerequisiteError(f"decoding audio needs ffmpeg or the soundfile and soxr packages: {_FFMPEG_HINT}, "
+                                "or pip install soundfile soxr") from None
+    return soundfile, soxr
+
+
 def _decode_soundfile(path: Path) -> np.ndarray:
+    sf, soxr = _soundfile_soxr()
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as exc:

@@ -9,6 +9,7 @@ so the prompt is used as rendered (any placeholder path works).
 from __future__ import annotations
 
 import hashlib
+import sys
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
@@ -49,6 +50,9 @@ class QwenAudioAdapter(ModelAdapter):
             self.checkpoint_dir(), self.options.device, self.options.dtype, allow_pickle=self.options.allow_pickle,
             compile_step=self.options.compile,
         )
+        note = self.pipeline.load_report.note()
+        if note:
+            print(f"qa-eval: note: {note}", file=sys.stderr)
 
     def memory_budget(self, config: GenerationConfig) -> MemoryBudget:
         from .memory import memory_budget
@@ -81,6 +85,8 @@ class QwenAudioAdapter(ModelAdapter):
 
     def describe(self) -> dict[str, Any]:
         info = {**super().describe(), "implementation": "native (model_adapters.qwen_audio)"}
+        if self.pipeline is not None and self.pipeline.load_report.skipped:
+            info["skipped_checkpoint_tensors"] = self.pipeline.load_report.summary()
         if self._checkpoint_dir is not None:
             info["checkpoint_dir"] = str(self._checkpoint_dir)
             cfg = self._checkpoint_dir / "config.json"

@@ -14,9 +14,9 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from qa_eval.audio import SAMPLE_RATE
 from qa_eval.errors import AdapterError
 
-SAMPLE_RATE = 16_000
 N_FFT = 400
 HOP_LENGTH = 160
 N_MELS = 80

@@ -23,7 +23,7 @@ from .features import AudioLengths, load_mel_filters, log_mel_batch
 from .generate import GreedySettings, cut_at_end, greedy_generate, left_pad
 from .model import QwenAudioModel
 from .tokenizer import QwenAudioTokenizer
-from .weights import load_model, resolve_dtype
+from .weights import LoadReport, load_checkpoint, resolve_dtype
 
 MAX_PROMPT_TOKENS = 32767 - 1  # the reference's logn table covers positions < 32767
 
@@ -55,6 +55,7 @@ class QwenAudioPipeline:
     def __init__(self, model: QwenAudioModel, tokenizer: QwenAudioTokenizer, mel_filters: torch.Tensor,
                  compile_step: bool = False) -> None:
         self.model = model
+        self.load_report = LoadReport()  # what loading skipped (set by from_checkpoint)
         self.compile_step = compile_step  # torch.compile the decode step (see generate.py)
         self.tokenizer = tokenizer
         self.mel_filters = mel_filters.to(model.device)
@@ -73,8 +74,10 @@ class QwenAudioPipeline:
         compile_step: bool = False,
     ) -> "QwenAudioPipeline":
         cfg = QwenAudioConfig.from_file(Path(checkpoint_dir) / "config.json")
-        model = load_model(checkpoint_dir, device, resolve_dtype(dtype), cfg, allow_pickle)
-        return cls(model, QwenAudioTokenizer.from_dir(checkpoint_dir), load_mel_filters(checkpoint_dir), compile_step)
+        model, report = load_checkpoint(checkpoint_dir, device, resolve_dtype(dtype), cfg, allow_pickle)
+        pipe = cls(model, QwenAudioTokenizer.from_dir(checkpoint_dir), load_mel_filters(checkpoint_dir), compile_step)
+        pipe.load_report = report
+        return pipe
 
     @property
     def device(self) -> torch.device:

@@ -19,8 +19,9 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
+from qa_eval.audio import SAMPLE_RATE
+
 SEED = 0
-SAMPLE_RATE = 16_000
 _TEXT = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
          "num_key_value_heads": 2, "max_position_embeddings": 4096, "tie_word_embeddings": False}
 _AUDIO = {"d_model": 32, "encoder_attention_heads": 2, "encoder_ffn_dim": 64, "encoder_layers": 2,

@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from qa_eval.audio import SAMPLE_RATE
+
 SEED = 0
 BPE_VOCAB_SIZE = 600  # byte alphabet (256) + learned merges
 SPECIAL_TOKENS = (
@@ -145,6 +147,6 @@ def make_tiny_qwen2_audio(out_dir: str | Path) -> Path:
     # as the released checkpoints: generation ends at <|im_end|> or <|endoftext|>
     model.generation_config = GenerationConfig(bos_token_id=eos, eos_token_id=[im_end, eos], pad_token_id=eos)
     model.save_pretrained(out)
-    features = WhisperFeatureExtractor(feature_size=128, sampling_rate=16_000, return_attention_mask=True)
+    features = WhisperFeatureExtractor(feature_size=128, sampling_rate=SAMPLE_RATE, return_attention_mask=True)
     Qwen2AudioProcessor(feature_extractor=features, tokenizer=tokenizer).save_pretrained(out)
     return out

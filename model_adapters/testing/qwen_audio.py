@@ -34,10 +34,10 @@ ASSETS = Path(__file__).resolve().parent.parent / "qwen_audio" / "assets"  # shi
 FIRST_UNNAMED_ID = 155165  # ids from here on have no tokenizer entry
 ASSET_FILES = ("qwen.tiktoken", "mel_filters.npz", "tokenizer_config.json", "generation_config.json")
 
-# The real Qwen/Qwen-Audio config.json values (config facts of the published checkpoint).
+# The real Qwen/Qwen-Audio config.json values (the hub copy: layer_norm_epsilon 1e-6; the GitHub copy says 1e-5).
 FULL_CONFIG: dict[str, Any] = {
     "vocab_size": 155947, "hidden_size": 4096, "num_hidden_layers": 32, "num_attention_heads": 32,
-    "kv_channels": 128, "intermediate_size": 22016, "layer_norm_epsilon": 1e-05, "rotary_pct": 1.0,
+    "kv_channels": 128, "intermediate_size": 22016, "layer_norm_epsilon": 1e-06, "rotary_pct": 1.0,
     "rotary_emb_base": 10000, "seq_length": 2048, "use_dynamic_ntk": True, "use_logn_attn": True,
     "no_bias": True, "tie_word_embeddings": False, "model_type": "qwen",
     "audio": {"n_mels": 80, "n_ctx": 1500, "n_state": 1280, "n_head": 20, "n_layer": 32,

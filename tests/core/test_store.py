@@ -99,3 +99,19 @@ def test_full_disk_is_refused_before_the_run(tmp_path: Path, monkeypatch) -> Non
     monkeypatch.setattr(store, "MIN_FREE_BYTES", shutil.disk_usage(tmp_path).free + 2**40)
     with pytest.raises(ConfigError, match="MiB free"):
         check_writable(tmp_path / "run")
+
+
+def test_append_writes_a_batch_and_fsyncs_it_once(tmp_path: Path, monkeypatch) -> None:
+    """Each batch reaches the disk before the next starts: one write of whole lines, one fsync."""
+    import qa_eval.store as store
+
+    synced: list[int] = []
+    monkeypatch.setattr(store.os, "fsync", lambda fd: synced.append(fd))
+    s = PredictionStore(tmp_path, "fp", {})
+    s.append([_pred(0), _pred(1), _pred(2)])
+    assert len(synced) == 1
+    assert (tmp_path / "predictions.jsonl").read_text().count("\n") == 3  # flushed, visible to readers
+    s.append([_pred(3)])
+    s.append([])
+    assert len(synced) == 2
+    s.close()

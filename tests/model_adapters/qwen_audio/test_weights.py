@@ -197,3 +197,17 @@ def test_a_stored_buffer_the_model_needs_is_still_required(ckpt):
     _rewrite(ckpt, lambda t: t.pop("transformer.audio.positional_embedding"))
     with pytest.raises(AdapterError, match=r"missing.*transformer\.audio\.positional_embedding"):
         load_checkpoint(ckpt)
+
+
+def test_the_adapter_says_what_it_skipped(tmp_path, capsys):
+    """Through the adapter: one note on stderr, and the skipped tensors in metrics.json's model block."""
+    from model_adapters.qwen_audio.adapter import QwenAudioAdapter
+    from qa_eval.adapter import ModelOptions
+
+    cfg_dict = tiny_config_dict(hidden=16, heads=2, enc_state=16, enc_heads=2)
+    ckpt = write_random_checkpoint(tmp_path / "ckpt", cfg_dict, FIXTURE, seed=5, dtype="float16")
+    _add_to_checkpoint(ckpt, {"transformer.rotary_emb.inv_freq": torch.ones(8)})
+    adapter = QwenAudioAdapter(ModelOptions(str(ckpt), "cpu", "float32"))
+    adapter.load()
+    assert "qa-eval: note: checkpoint: skipped 1 stored tensor(s)" in capsys.readouterr().err
+    assert adapter.describe()["skipped_checkpoint_tensors"] == ["transformer.rotary_emb.inv_freq"]

@@ -1,0 +1,83 @@
+"""The run plan: everything that decides a prediction is in the fingerprint, so a rerun never
+reuses a prediction made under other settings; what never changes a prediction is not."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from model_adapters.qwen_audio.adapter import QwenAudioAdapter
+from qa_eval.adapter import ModelOptions
+from qa_eval.run import RunRequest, evaluate
+from qa_eval.run.plan import make_plan
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURE = ROOT / "tests" / "fixtures" / "qwen_audio_tiny"
+
+
+def _request(tmp_path: Path, **changes) -> RunRequest:
+    base = RunRequest(task="librispeech-sample", model="qwen-audio", options=ModelOptions(str(FIXTURE), "cpu", "float32"),
+                      max_new_tokens=4, limit=3, results_dir=str(tmp_path / "runs"), num_workers=0,
+                      show_progress=False)
+    return replace(base, **changes)
+
+
+def _fingerprint(req: RunRequest) -> str:
+    return make_plan(req).fingerprint
+
+
+@pytest.mark.parametrize("change", [
+    {"max_new_tokens": 5},
+    {"min_new_tokens": 2},
+    {"options": ModelOptions(str(FIXTURE), "cpu", "bfloat16")},
+    {"options": ModelOptions(str(FIXTURE), "cpu", "float32", revision="v2")},
+    {"model": "qwen-audio-chat"},
+])
+def test_every_generation_setting_is_in_the_fingerprint(tmp_path: Path, change: dict) -> None:
+    assert _fingerprint(_request(tmp_path, **change)) != _fingerprint(_request(tmp_path))
+
+
+def test_batch_size_limit_and_workers_are_not(tmp_path: Path) -> None:
+    same = [_request(tmp_path, batch_size=1), _request(tmp_path, batch_size="auto"), _request(tmp_path, limit=2),
+            _request(tmp_path, num_workers=2), _request(tmp_path, max_audio_s=30.0)]
+    assert {_fingerprint(r) for r in same} == {_fingerprint(_request(tmp_path))}
+
+
+def test_the_prompt_is_in_the_fingerprint(tmp_path: Path, monkeypatch) -> None:
+    before = make_plan(_request(tmp_path))
+    monkeypatch.setattr(QwenAudioAdapter, "render_prompt",
+                        lambda self, intent, n_audio=1: "<audio>{audio_1}</audio><|startoftranscript|><|en|>")
+    after = make_plan(_request(tmp_path))
+    assert after.prompt_hash != before.prompt_hash and after.fingerprint != before.fingerprint
+
+
+def test_the_audio_decoder_and_the_data_are_in_the_fingerprint(tmp_path: Path, monkeypatch) -> None:
+    base = _fingerprint(_request(tmp_path))
+    monkeypatch.setenv("QA_EVAL_AUDIO_DECODER", "soundfile-soxr")
+    assert _fingerprint(_request(tmp_path)) != base
+    monkeypatch.delenv("QA_EVAL_AUDIO_DECODER")
+    rows = (ROOT / "tasks" / "data" / "librispeech_sample" / "manifest.jsonl").read_text().splitlines()
+    other = tmp_path / "m.jsonl"
+    audio = ROOT / "tasks" / "data" / "librispeech_sample"
+    other.write_text("".join(json.dumps({**json.loads(r), "audio": str(audio / json.loads(r)["audio"])}) + "\n"
+                             for r in rows[:4]))
+    assert _fingerprint(_request(tmp_path, manifest=str(other))) != base
+
+
+def test_a_changed_prompt_never_reuses_stored_predictions(tmp_path: Path, monkeypatch) -> None:
+    """Same --out folder, new prompt: the old predictions are moved aside, not resumed from."""
+    out = tmp_path / "run"
+    doc, _ = evaluate(_request(tmp_path, out_dir=str(out)), log=lambda *_: None)
+    first = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    new_prompt = "<audio>{audio_1}</audio><|startoftranscript|><|en|><|transcribe|><|en|><|notimestamps|><|itn|>"
+    monkeypatch.setattr(QwenAudioAdapter, "render_prompt", lambda self, intent, n_audio=1: new_prompt)
+    logs: list[str] = []
+    evaluate(_request(tmp_path, out_dir=str(out)), log=logs.append)
+    second = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    assert "0 already done" in logs[0]
+    assert {p["prompt"] for p in second} == {new_prompt} and {p["prompt"] for p in first} != {new_prompt}
+    (kept,) = out.glob(f"{doc['meta']['fingerprint'][:12]}.predictions.jsonl")
+    assert [json.loads(line) for line in kept.read_text().splitlines()] == first
