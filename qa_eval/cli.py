@@ -242,10 +242,12 @@ def cmd_list(kind: str) -> int:
         from qa_eval.task_file import default_tasks_dir, task_files_in
 
         items += [(t.name, t) for t in task_files_in(default_tasks_dir())]
+    installed = set(registry.names(kind))
     for name, obj in items:
         desc = getattr(obj, "description", "") or ""
         extra = f"  [{', '.join(obj.sources)}]" if kind == "task" else ""
-        origin = f"  ({obj.origin})" if getattr(obj, "origin", None) else ""
+        origin = getattr(obj, "origin", None)
+        origin = "" if not origin else f"  ({origin}{'; ignored: an installed task has this name' if name in installed else ''})"
         print(f"{name:20s} {desc}{extra}{origin}")
     return 0
 

@@ -301,20 +301,18 @@ _FAMILY_BUILDERS: dict[str, Callable[[_TaskFile], _Built]] = {
 
 def find_task(name: str, folder: Path | None = None) -> TaskSpec:
     """The installed task `name`, else the task file of that name in the tasks folder
-    (`default_tasks_dir()`). A task file that reuses an installed task's name is refused."""
+    (`default_tasks_dir()`); installed tasks win (`qa-eval tasks` marks a file that clashes)."""
     from qa_eval import registry
     from qa_eval.errors import RegistryError
 
-    files = {t.name: t for t in task_files_in(folder or default_tasks_dir())}
     if name in registry.names("task"):
-        if name in files:
-            raise RegistryError(f"{files[name].origin}: declares task {name!r}, which is already an installed "
-                                "task; rename it")
         return registry.load("task", name)
+    folder = folder or default_tasks_dir()
+    files = {t.name: t for t in task_files_in(folder)}
     if name in files:
         return files[name]
     try:
         return registry.load("task", name)  # raises with suggestions
     except RegistryError as exc:
-        extra = f" Task files in {folder or default_tasks_dir()}: {', '.join(sorted(files))}." if files else ""
+        extra = f" Task files in {folder}: {', '.join(sorted(files))}." if files else ""
         raise RegistryError(f"{exc}{extra}") from None

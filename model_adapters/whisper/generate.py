@@ -11,6 +11,7 @@ one-at-a-time decoding exactly; finished rows keep emitting the end token.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -59,6 +60,8 @@ def greedy_decode(
     first = always + logit_bias(vocab, begin_suppress, device)
     no_eos = logit_bias(vocab, [eos_id], device)
 
+    # the KV cache's name: `cache` in transformers >= 5.2x, `past_key_values` before (deprecated after)
+    cache_name = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
     ids = torch.tensor([list(prefix)] * batch, dtype=torch.long, device=device)
     out = model(encoder_outputs=encoded, decoder_input_ids=ids, use_cache=True)
     done = torch.zeros(batch, dtype=torch.bool, device=device)
@@ -72,12 +75,8 @@ def greedy_decode(
         done = done | (token == eos_id)
         if bool(done.all()) or step + 1 == max_new_tokens:
             break
-        out = model(
-            encoder_outputs=encoded,
-            decoder_input_ids=token[:, None],
-            past_key_values=out.past_key_values,
-            use_cache=True,
-        )
+        out = model(encoder_outputs=encoded, decoder_input_ids=token[:, None], use_cache=True,
+                    **{cache_name: getattr(out, cache_name)})
     generated = torch.stack(steps, dim=1).tolist() if steps else [[] for _ in range(batch)]
     results = []
     for row in generated:
