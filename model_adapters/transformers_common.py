@@ -11,20 +11,17 @@ from qa_eval.errors import AdapterError
 
 def load_transformers_model(model_cls: Any, processor_cls: Any, checkpoint: str | Path, options: ModelOptions,
                             family: str) -> tuple[Any, Any]:
-    """(model on options.device in options.dtype, eval mode; processor) through transformers'
-    from_pretrained with the options' safety settings; failures become AdapterError."""
-    import torch
-
+    """(model, processor): `load_transformers_weights` and the checkpoint's processor, with the
+    same safety settings; failures become AdapterError."""
     checkpoint = str(checkpoint)
     kwargs = options.hf_load_kwargs(checkpoint)
     try:
         processor = processor_cls.from_pretrained(
             checkpoint, **{k: v for k, v in kwargs.items() if k != "use_safetensors"}
         )
-        model = model_cls.from_pretrained(checkpoint, dtype=getattr(torch, options.dtype), **kwargs)
     except (OSError, ValueError) as exc:
         raise AdapterError(f"{family}: cannot load checkpoint {checkpoint!r}: {exc}") from exc
-    return model.to(options.device).eval(), processor
+    return load_transformers_weights(model_cls, checkpoint, options, family), processor
 
 
 def generation_end_ids(model: Any, fallback: int | None = None) -> tuple[int, ...]:
@@ -41,12 +38,23 @@ def generation_end_ids(model: Any, fallback: int | None = None) -> tuple[int, ..
     return tuple(int(i) for i in ids)
 
 
-def cut_at_end(ids: list[int], end_ids: tuple[int, ...]) -> list[int]:
-    """New token ids up to (not including) the first end token."""
-    for k, t in enumerate(ids):
-        if t in end_ids:
-            return ids[:k]
-    return ids
+def checkpoint_json(checkpoint: str | Path, name: str, revision: str | None, family: str) -> dict[str, Any]:
+    """A JSON file (config.json, ...) of a local checkpoint folder, or of a hub checkpoint (that
+    one file, where a hub is reachable); AdapterError when it cannot be read."""
+    import json
+
+    folder = Path(checkpoint).expanduser()
+    path = folder / name
+    if not folder.is_dir():
+        from transformers.utils import cached_file
+
+        try:
+            path = Path(cached_file(str(checkpoint), name, revision=revision))
+        except OSError as exc:
+            raise AdapterError(f"{family}: cannot read {name} of {str(checkpoint)!r}: {exc}") from exc
+    if not path.is_file():
+        raise AdapterError(f"{family}: {path} not found (is {str(checkpoint)!r} a transformers checkpoint?)")
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def load_transformers_weights(model_cls: Any, checkpoint: str | Path, options: ModelOptions, family: str) -> Any:

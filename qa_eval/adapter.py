@@ -206,3 +206,13 @@ class ModelAdapter(ABC):
         """A tiny checkpoint (built offline under `workdir`) for the adapter conformance suite;
         None means the adapter's default checkpoint is already local and small."""
         raise NotImplementedError(f"{cls.__name__} provides no tiny checkpoint for the conformance tests")
+
+
+def cut_at_end(ids: Sequence[int], end_ids: Sequence[int]) -> list[int]:
+    """The new token ids before the first end id (exclusive), as ints."""
+    out = []
+    for i in ids:
+        if i in end_ids:
+            break
+        out.append(int(i))
+    return out

@@ -54,22 +54,27 @@ def weights_hash(checkpoint: str | Path) -> str | None:
     files = sorted(p for p in root.iterdir() if p.suffix in WEIGHT_SUFFIXES and p.is_file())
     digest = hashlib.sha256()
     for path in files:
-        digest.update(f"{path.name}:{file_sha256(path)}\n".encode())
+        digest.update(f"{path.name}:{cached_sha256(path)}\n".encode())
     return "sha256:" + digest.hexdigest()
 
 
-def file_sha256(path: Path) -> str:
-    """sha256 of one file, remembered across runs by (path, size, mtime)."""
+def sha256_of(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def cached_sha256(path: Path) -> str:
+    """`sha256_of` one file, remembered across runs by (path, size, mtime)."""
     st = path.stat()
     key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
     cache_path = cache_dir() / CACHE_FILE
     cache = _read_cache(cache_path)
     if key not in cache:
-        h = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-        cache[key] = h.hexdigest()
+        cache[key] = sha256_of(path)
         _write_cache(cache_path, cache)
     return cache[key]
 

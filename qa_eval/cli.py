@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Sequence
 
 from qa_eval import __version__, registry
-from qa_eval.commands import add_model_flags, batch_size_arg, fraction, model_options, non_negative_int, \
-    positive_float, positive_int
-from qa_eval.errors import ConfigError, QaEvalError
+from qa_eval.commands import add_model_flags, batch_size_arg, fraction, key_values, model_options, \
+    non_negative_int, positive_float, positive_int
+from qa_eval.errors import QaEvalError
 from qa_eval.run.request import DEFAULT_BATCH_SIZE, DEFAULT_MAX_FAILED_FRACTION, DEFAULT_NUM_WORKERS, \
     DEFAULT_RESULTS_DIR
 
@@ -42,12 +42,9 @@ SILENCED_WARNINGS = (
 
 
 def parse_options(items: Sequence[str]) -> dict[str, object]:
-    """KEY=VALUE pairs; VALUE parsed as JSON when it is JSON, else kept as a string."""
+    """--scorer-option KEY=VALUE pairs; VALUE parsed as JSON when it is JSON, else kept as a string."""
     out: dict[str, object] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"expected KEY=VALUE, got {item!r}")
+    for key, value in key_values(items, "--scorer-option").items():
         try:
             out[key] = json.loads(value)
         except json.JSONDecodeError:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 from qa_eval.adapter import ModelOptions
 from qa_eval.device import resolve_device, resolve_dtype
@@ -60,6 +60,17 @@ def _number(value: str, kind: type, ok: Callable[[float], bool], what: str):
     return n
 
 
+def key_values(items: Sequence[str], flag: str) -> dict[str, str]:
+    """KEY=VALUE items of a repeatable flag; ConfigError naming the flag for a malformed one."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"{flag} expects KEY=VALUE, got {item!r}")
+        out[key] = value
+    return out
+
+
 def add_model_flags(p: argparse.ArgumentParser, compile_help: str | None = None) -> None:
     """--checkpoint, --revision, --device, --dtype and the safety opt-ins."""
     p.add_argument("--checkpoint", help="local checkpoint folder or hub id (default: the adapter's)")
@@ -88,12 +99,7 @@ def add_model_flags(p: argparse.ArgumentParser, compile_help: str | None = None)
 def model_options(args: argparse.Namespace) -> ModelOptions:
     """ModelOptions from the model flags, with device and dtype resolved (and checked) once."""
     device = resolve_device(args.device)
-    extra: dict[str, str] = {}
-    for item in args.model_option:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--model-option expects KEY=VALUE, got {item!r}")
-        extra[key] = value
+    extra = key_values(args.model_option, "--model-option")
     if args.system_prompt is not None:
         extra["system_prompt"] = args.system_prompt
     if args.instruction_style is not None:

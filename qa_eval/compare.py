@@ -9,15 +9,14 @@ the caller allows different data. This is what CI regression tracking calls; exi
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from qa_eval import registry
-from qa_eval.errors import ConfigError, ManifestError
-from qa_eval.report import metric_values
+from qa_eval.errors import ConfigError
+from qa_eval.report import metric_values, read_metrics
 from qa_eval.scoring import declared_metric
 
 DATA_DIGESTS = ("manifest_sha256", "data_sha256")
@@ -69,14 +68,7 @@ def load_docs(path: Path) -> dict[str, dict[str, Any]]:
     files = sorted(path.rglob("metrics.json")) if path.is_dir() else [path]
     if not files or not files[0].is_file():
         raise ConfigError(f"{path}: no metrics.json found")
-    docs: dict[str, dict[str, Any]] = {}
-    for f in files:
-        try:
-            doc = json.loads(f.read_text(encoding="utf-8"))
-            docs[doc["task"]] = doc
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise ManifestError(f"{f}: not a qa-eval metrics.json ({exc})") from None
-    return docs
+    return {doc["task"]: doc for doc in map(read_metrics, files)}
 
 
 def data_differences(base: Mapping[str, Any], cand: Mapping[str, Any]) -> list[str]:

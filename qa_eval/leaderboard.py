@@ -11,12 +11,9 @@ from __future__ import annotations
 import base64
 import csv
 import html
-import json
 from pathlib import Path
-from typing import Any
 
-from qa_eval.errors import ManifestError
-from qa_eval.report import ResultRow, result_rows
+from qa_eval.report import ResultRow, read_metrics, result_rows
 from qa_eval.scoring import declared_metric
 
 RULE = ("One row per model, checkpoint revision, task, source, scorer and metric; when several runs "
@@ -26,17 +23,6 @@ HEADER = ["model", "task", "source", "metric", "value", "95% CI", "paper", "diff
           "checkpoint"]
 CSV_HEADER = ["model", "task", "source", "metric", "value", "ci95_low", "ci95_high", "paper", "diff", "n",
               "n_failed", "scorer", "checkpoint", "revision", "metrics_file"]
-
-
-def read_metrics(path: Path) -> dict[str, Any]:
-    """One metrics.json; ManifestError naming the file when it is not one."""
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ManifestError(f"{path}: unreadable metrics file ({exc})") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("per_source"), dict) or "task" not in doc:
-        raise ManifestError(f"{path}: not a qa-eval metrics.json (no 'task'/'per_source')")
-    return doc
 
 
 def collect(results_dir: Path) -> list[tuple[ResultRow, Path]]:

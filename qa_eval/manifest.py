@@ -9,7 +9,6 @@ declared spelling.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
@@ -24,14 +23,6 @@ if TYPE_CHECKING:
 
 # Manifest fields that are not task fields.
 _CORE_FIELDS = ("audio", "gt", "source", "id")
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def load_manifest(

@@ -7,11 +7,13 @@ as the producing scorer declares (`qa_eval.scoring.declared_metric`).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from qa_eval import registry
-from qa_eval.errors import QaEvalError
+from qa_eval.errors import ManifestError, QaEvalError
 from qa_eval.scoring import declared_metric
 
 NOT_METRICS = ("n", "n_failed", "ci95", "details")
@@ -38,6 +40,24 @@ class ResultRow:
 
     def fmt(self, value: float | None) -> str:
         return declared_metric(self.scorer, self.metric).format(value)
+
+
+def read_metrics(path: Path) -> dict[str, Any]:
+    """One metrics.json, checked as a document (task, model, per_source, meta); ManifestError
+    naming the file when it is not one."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ManifestError(f"{path}: unreadable metrics file ({exc})") from None
+    if not isinstance(doc, dict):
+        raise ManifestError(f"{path}: not a qa-eval metrics.json (top level is not an object)")
+    for key, kind in (("task", str), ("model", str), ("per_source", dict)):
+        if not isinstance(doc.get(key), kind):
+            raise ManifestError(f"{path}: not a qa-eval metrics.json ('{key}' missing or not a "
+                                f"{kind.__name__}; see DESIGN.md, metrics.json)")
+    if not isinstance(doc.get("meta", {}), dict):
+        raise ManifestError(f"{path}: 'meta' must be an object")
+    return doc
 
 
 def paper_numbers(doc: Mapping[str, Any]) -> Mapping[str, Mapping[str, float]]:

@@ -18,15 +18,14 @@ Adapter options (`ModelOptions.adapter_options`, `--model-option KEY=VALUE`):
 from __future__ import annotations
 
 import copy
-import json
 from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from model_adapters.transformers_common import cut_at_end, generation_end_ids, load_transformers_weights
-from qa_eval.adapter import AudioInput, ModelAdapter, ModelOptions
+from model_adapters.transformers_common import checkpoint_json, generation_end_ids, load_transformers_weights
+from qa_eval.adapter import AudioInput, ModelAdapter, ModelOptions, cut_at_end
 from qa_eval.audio import SAMPLE_RATE
 from qa_eval.batching import MemoryBudget
 from qa_eval.errors import AdapterError, ConfigError
@@ -69,7 +68,8 @@ class HfAudioLmAdapter(ModelAdapter):
         """The family: the preset, else the one the checkpoint's config.json names."""
         if self.preset:
             return FAMILIES[self.preset]
-        return family_for(_config_json(self.checkpoint(), self.options.revision).get("model_type"))
+        return family_for(checkpoint_json(self.checkpoint(), "config.json", self.options.revision,
+                                          self.name).get("model_type"))
 
     # --- ModelAdapter -----------------------------------------------------------------------
 
@@ -180,19 +180,3 @@ class HfAudioLmAdapter(ModelAdapter):
                    min_new_tokens=config.min_new_tokens, max_length=None, eos_token_id=list(self._end_ids),
                    pad_token_id=pad if pad is not None else self._end_ids[0])
         return gen
-
-
-def _config_json(checkpoint: str, revision: str | None) -> dict[str, Any]:
-    """config.json of a local folder, or of a hub checkpoint (that one file, where a hub is reachable)."""
-    path = Path(checkpoint).expanduser() / "config.json"
-    if not Path(checkpoint).expanduser().is_dir():
-        from transformers.utils import cached_file
-
-        try:
-            path = Path(cached_file(checkpoint, "config.json", revision=revision))
-        except OSError as exc:
-            raise AdapterError(f"hf-audio-lm: cannot read config.json of {checkpoint!r}: {exc}") from exc
-    if not path.is_file():
-        raise AdapterError(f"hf-audio-lm: {path} not found (is {checkpoint!r} a transformers checkpoint?)")
-    return json.loads(path.read_text(encoding="utf-8"))
-

@@ -36,6 +36,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from model_adapters.transformers_common import checkpoint_json
 from qa_eval.adapter import ModelOptions
 from qa_eval.audio import SAMPLE_RATE
 from qa_eval.errors import AdapterError, PrerequisiteError
@@ -74,10 +75,7 @@ def processor_class(folder: Path, family: Family) -> Any:
 
 
 def read_model_type(folder: Path) -> str | None:
-    path = folder / "config.json"
-    if not path.is_file():
-        raise AdapterError(f"{folder}: no config.json (is this a transformers checkpoint folder?)")
-    return json.loads(path.read_text(encoding="utf-8")).get("model_type")
+    return checkpoint_json(folder, "config.json", None, "hf-audio-lm").get("model_type")
 
 
 def load_processor(folder: Path, options: ModelOptions, family: Family) -> Any:

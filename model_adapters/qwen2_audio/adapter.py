@@ -19,8 +19,8 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from model_adapters.transformers_common import cut_at_end, generation_end_ids, load_transformers_model
-from qa_eval.adapter import AudioInput, ModelAdapter, ModelOptions
+from model_adapters.transformers_common import generation_end_ids, load_transformers_model
+from qa_eval.adapter import AudioInput, ModelAdapter, ModelOptions, cut_at_end
 from qa_eval.audio import SAMPLE_RATE
 from qa_eval.errors import AdapterError
 from qa_eval.intent import PromptIntent

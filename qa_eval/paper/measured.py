@@ -7,7 +7,6 @@ wins. Unknown tasks are ignored; a file that is not a qa-eval metrics.json raise
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Collection, Mapping
@@ -17,6 +16,7 @@ from typing import Any
 
 from qa_eval.errors import ConfigError, ManifestError
 from qa_eval.paper.data import Measure
+from qa_eval.report import read_metrics
 
 _LONG_HEX = re.compile(r"[0-9a-f]{12,}")
 
@@ -78,7 +78,7 @@ def collect_measured(results_dir: Path, wanted: Collection[Measure]) -> Measured
 
 
 def _entries(path: Path, wanted: set[Measure]) -> list[_Entry]:
-    doc = _read(path)
+    doc = read_metrics(path)
     meta = doc.get("meta", {})
     revision = meta.get("revision")
     if revision is not None and not isinstance(revision, str):
@@ -93,22 +93,6 @@ def _entries(path: Path, wanted: set[Measure]) -> list[_Entry]:
             if measure in wanted:
                 out.append(_Entry(doc["model"], revision, measure, mtime, _cell(path, source, metric, entry)))
     return out
-
-
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ManifestError(f"{path}: unreadable metrics file ({exc})") from None
-    if not isinstance(doc, dict):
-        raise ManifestError(f"{path}: not a qa-eval metrics.json (top level is not an object)")
-    for key, kind in (("task", str), ("model", str), ("per_source", dict)):
-        if not isinstance(doc.get(key), kind):
-            raise ManifestError(f"{path}: not a qa-eval metrics.json ('{key}' missing or not a "
-                                f"{kind.__name__}; see DESIGN.md, metrics.json)")
-    if not isinstance(doc.get("meta", {}), dict):
-        raise ManifestError(f"{path}: 'meta' must be an object")
-    return doc
 
 
 def _cell(path: Path, source: str, metric: str, entry: Mapping[str, Any]) -> Measured:

@@ -21,6 +21,7 @@ from typing import Any, Mapping
 from qa_eval import audio, registry
 from qa_eval import manifest as manifest_io
 from qa_eval.adapter import ModelAdapter, ModelOptions
+from qa_eval.checkpoints import sha256_of
 from qa_eval.errors import ConfigError
 from qa_eval.records import GenerationConfig, Sample
 from qa_eval.run.request import RunRequest
@@ -119,7 +120,7 @@ def load_samples(task: TaskSpec, req: RunRequest) -> tuple[list[Sample], str]:
     else:
         path = manifest_path(task, req)
         samples = manifest_io.load_manifest(path, req.data_root, default_source)
-        digest = manifest_io.file_sha256(path)
+        digest = sha256_of(path)
     if not samples:
         raise ConfigError(f"task {task.name}: the data holds no samples")
     return manifest_io.canonical_sources(samples, task), digest
