@@ -8,6 +8,20 @@ from typing import Any
 from qa_eval.adapter import ModelOptions
 from qa_eval.errors import AdapterError
 
+# The distributions whose versions shape the predictions of an adapter built on transformers.
+TRANSFORMERS_LIBRARIES = ("torch", "numpy", "transformers", "tokenizers")
+
+
+def processor_classes(processor: Any) -> dict[str, str]:
+    """The class names of a loaded processor and its parts (tokenizer, feature extractor, ...),
+    for metrics.json: the classes, with the transformers version, say what prepared the input."""
+    out = {"processor": type(processor).__name__}
+    for part in ("tokenizer", "feature_extractor", "audio_processor"):
+        value = getattr(processor, part, None)
+        if value is not None:
+            out[part] = type(value).__name__
+    return out
+
 
 def load_transformers_model(model_cls: Any, processor_cls: Any, checkpoint: str | Path, options: ModelOptions,
                             family: str) -> tuple[Any, Any]:

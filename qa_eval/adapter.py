@@ -13,7 +13,8 @@ Subclasses implement `render_prompt`, `load_model` and `generate_batch` (and may
 to `input_problem`); checkpoint resolution (`checkpoint_dir`), revision hashing (`revision`),
 the input checks and the loaded-before-generate guard are template methods here.
 Adapters register through the `qa_eval.models` entry-point group; `qa-eval models` shows their
-`description`. An adapter never imports tasks, scorers or the prediction store.
+`description` and the options they declare (`options`, set with `--model-option NAME=VALUE`).
+An adapter never imports tasks, scorers or the prediction store.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any, ClassVar, Mapping, Sequence
 import numpy as np
 
 from qa_eval.batching import MemoryBudget
-from qa_eval.checkpoints import resolve_checkpoint_dir, weights_hash
+from qa_eval.checkpoints import checkpoint_hash, resolve_checkpoint_dir
 from qa_eval.errors import AdapterError, ConfigError
 from qa_eval.intent import PromptIntent
 from qa_eval.records import Generation, GenerationConfig, Sample
@@ -62,6 +63,19 @@ class ModelOptions:
         }
 
 
+@dataclass(frozen=True)
+class AdapterOption:
+    """One option an adapter declares (`--model-option NAME=VALUE`)."""
+
+    name: str
+    help: str
+    choices: tuple[str, ...] = ()  # the values it takes (empty: any text)
+
+    def describe(self) -> str:
+        values = f" ({'|'.join(self.choices)})" if self.choices else ""
+        return f"{self.name}{values}: {self.help}"
+
+
 @dataclass(frozen=True, slots=True)
 class AudioInput:
     """One sample handed to an adapter: its record, prompt and decoded 16 kHz mono waveforms."""
@@ -81,15 +95,13 @@ class ModelAdapter(ABC):
     audio_decoder: ClassVar[str] = "ffmpeg-s16le"  # the family's reference recipe (qa_eval.audio.DECODERS)
     max_new_tokens: ClassVar[int | None] = None  # the family's own budget for every task (None: the task's)
     supports_compile: ClassVar[bool] = False  # honours ModelOptions.compile
-    option_names: ClassVar[tuple[str, ...]] = ()  # the adapter_options it understands
+    options_declared: ClassVar[tuple[AdapterOption, ...]] = ()  # what --model-option may set
+    libraries: ClassVar[tuple[str, ...]] = ("torch", "numpy")  # distributions whose versions shape its outputs
 
     def __init__(self, options: ModelOptions) -> None:
         if options.compile and not self.supports_compile:
             raise ConfigError(f"{self.name}: --compile is not supported by this adapter")
-        unknown = sorted(set(options.adapter_options) - set(self.option_names))
-        if unknown:
-            known = ", ".join(self.option_names) or "none"
-            raise ConfigError(f"{self.name}: unknown model option(s) {', '.join(unknown)} (it takes: {known})")
+        self.check_options(options.adapter_options)
         self.options = options
         self._checkpoint_dir: Path | None = None
         self._loaded = False
@@ -97,6 +109,26 @@ class ModelAdapter(ABC):
     @property
     def name(self) -> str:
         return self.family or type(self).__name__
+
+    @classmethod
+    def check_options(cls, given: Mapping[str, str]) -> None:
+        """ConfigError for an option the adapter does not declare, or a value it does not take."""
+        declared = {o.name: o for o in cls.options_declared}
+        unknown = sorted(set(given) - set(declared))
+        if unknown:
+            known = ", ".join(declared) or "none"
+            raise ConfigError(f"{cls.family or cls.__name__}: unknown model option(s) {', '.join(unknown)} "
+                              f"(it takes: {known}; see `qa-eval models`)")
+        for name, value in given.items():
+            choices = declared[name].choices
+            if choices and value not in choices:
+                raise ConfigError(f"{cls.family or cls.__name__}: model option {name} must be one of "
+                                  f"{', '.join(choices)}, got {value!r}")
+
+    def library_names(self) -> tuple[str, ...]:
+        """The distributions whose versions shape this adapter's predictions: their versions go
+        into the run fingerprint and metrics.json (`libraries`)."""
+        return self.libraries
 
     # -- prompts --------------------------------------------------------------------------------
 
@@ -125,12 +157,13 @@ class ModelAdapter(ABC):
         return self._checkpoint_dir
 
     def revision(self) -> str | None:
-        """--revision when given, else a hash of the local checkpoint's weight files."""
+        """--revision when given, else a hash of every file of the local checkpoint that can shape
+        an output (qa_eval.checkpoints.checkpoint_hash)."""
         if self.options.revision:
             return self.options.revision
         ref = self.checkpoint()
         if Path(ref).expanduser().is_dir():
-            return weights_hash(ref)
+            return checkpoint_hash(ref)
         resolved = self._checkpoint_dir  # a hub snapshot: .../snapshots/<commit>
         return resolved.name if resolved is not None and resolved.parent.name == "snapshots" else None
 

@@ -1,10 +1,12 @@
-"""Where a checkpoint lives and which weights it holds.
+"""Where a checkpoint lives and which revision of it runs.
 
 `resolve_checkpoint_dir` turns a `--checkpoint` value into a local folder (the folder itself, or
-a hub snapshot where a hub is reachable). `weights_hash` is the revision of a local checkpoint:
-a sha256 over its weight files. Hashing 16 GB takes a while, so each file's digest is kept in
-`~/.cache/qa-eval/weights-sha256.json` under its path, size and modification time: a file is
-hashed again only when it changed.
+a hub snapshot where a hub is reachable). `checkpoint_hash` is the revision of a local
+checkpoint: a sha256 over every file in it that can shape an output (weights, config.json,
+generation_config.json, tokenizer and processor files, chat template, ...; only documentation
+and hidden files are left out), so that editing any of them starts a new run folder. Hashing
+16 GB takes a while, so each file's digest is kept in `~/.cache/qa-eval/weights-sha256.json`
+under its path, size and modification time: a file is hashed again only when it changed.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Sequence
 
 from qa_eval.errors import AdapterError
 
-WEIGHT_SUFFIXES = (".safetensors", ".bin")
+DOCUMENTATION = ("README", "LICENSE", "NOTICE", "CHANGELOG")  # file stems that never shape an output
 CACHE_FILE = "weights-sha256.json"
 
 
@@ -45,17 +47,31 @@ def resolve_checkpoint_dir(ref: str, revision: str | None, patterns: Sequence[st
     return Path(path)
 
 
-def weights_hash(checkpoint: str | Path) -> str | None:
-    """"sha256:..." over the names and contents of a local checkpoint's weight files (None for
-    a hub id, whose revision is the hub's commit)."""
+def checkpoint_hash(checkpoint: str | Path) -> str | None:
+    """"sha256:..." over the relative paths and contents of the files of a local checkpoint
+    folder that can shape an output (see the module docstring); None for a hub id, whose
+    revision is the hub's commit."""
     root = Path(checkpoint).expanduser()
     if not root.is_dir():
         return None
-    files = sorted(p for p in root.iterdir() if p.suffix in WEIGHT_SUFFIXES and p.is_file())
     digest = hashlib.sha256()
-    for path in files:
-        digest.update(f"{path.name}:{cached_sha256(path)}\n".encode())
+    for path in output_files(root):
+        digest.update(f"{path.relative_to(root).as_posix()}:{cached_sha256(path)}\n".encode())
     return "sha256:" + digest.hexdigest()
+
+
+def output_files(root: Path) -> list[Path]:
+    """The files under `root` that can shape an output, sorted: all but hidden ones (.git,
+    .cache, .gitattributes) and documentation (README, LICENSE, *.md)."""
+    found = []
+    for path in root.rglob("*"):
+        rel = path.relative_to(root)
+        if any(part.startswith(".") for part in rel.parts) or not path.is_file():
+            continue
+        if path.suffix.lower() == ".md" or path.stem.upper() in DOCUMENTATION:
+            continue
+        found.append(path)
+    return sorted(found)
 
 
 def sha256_of(path: str | Path) -> str:

@@ -246,6 +246,8 @@ def cmd_list(kind: str) -> int:
         origin = getattr(obj, "origin", None)
         origin = "" if not origin else f"  ({origin}{'; ignored: an installed task has this name' if name in installed else ''})"
         print(f"{name:20s} {desc}{extra}{origin}")
+        for option in getattr(obj, "options_declared", ()) if kind == "model" else ():
+            print(f"{'':20s}   --model-option {option.describe()}")
     return 0
 
 

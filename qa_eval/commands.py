@@ -82,14 +82,9 @@ def add_model_flags(p: argparse.ArgumentParser, compile_help: str | None = None)
                    help="allow a hub checkpoint's own Python code to run (off by default)")
     p.add_argument("--allow-pickle", action="store_true",
                    help="accept pickle (.bin) weights; only safetensors are read by default")
-    p.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE",
-                   help="an adapter's own option, e.g. system_prompt=... or instruction_style=neutral "
-                        "(hf-audio-lm family; repeatable)")
-    p.add_argument("--system-prompt", help="the system message of chat models (hf-audio-lm family; '' for none); "
-                   "same as --model-option system_prompt=TEXT")
-    p.add_argument("--instruction-style", choices=["family", "neutral"],
-                   help="hf-audio-lm family: each family's own instruction wording (default) or one neutral "
-                        "wording for all")
+    p.add_argument("--model-option", action="append", default=[], metavar="NAME=VALUE",
+                   help="an option the model adapter declares (repeatable; `qa-eval models` lists each "
+                        "adapter's options)")
     p.add_argument("--compile", action="store_true",
                    help=compile_help or "torch.compile the per-token decode step (CUDA graphs on CUDA; "
                                         "qwen-audio, qwen-audio-chat); the first batches of each shape pay "
@@ -100,9 +95,5 @@ def model_options(args: argparse.Namespace) -> ModelOptions:
     """ModelOptions from the model flags, with device and dtype resolved (and checked) once."""
     device = resolve_device(args.device)
     extra = key_values(args.model_option, "--model-option")
-    if args.system_prompt is not None:
-        extra["system_prompt"] = args.system_prompt
-    if args.instruction_style is not None:
-        extra["instruction_style"] = args.instruction_style
     return ModelOptions(args.checkpoint, device, resolve_dtype(args.dtype, device), args.revision,
                         args.trust_remote_code, args.allow_pickle, args.compile, extra)

@@ -1,4 +1,4 @@
-"""Scoring step: predictions -> metrics.json (the DESIGN.md contract), with provenance.
+"""Scoring step: predictions -> metrics.json (the docs/DESIGN.md contract), with provenance.
 
 No torch and no model here: `qa-eval score` runs on any machine.
 """
@@ -49,7 +49,9 @@ def _check_references(task: TaskSpec, predictions: Sequence[Prediction], warn: b
 
 
 def metrics_document(task: TaskSpec, model: str, scored: Scored, meta: dict[str, Any]) -> dict[str, Any]:
-    """The metrics.json object."""
+    """The metrics.json object. `meta.libraries` lists the versions of the libraries that shaped
+    the predictions (the run's) and the scores (the scorer's)."""
+    libraries = {**dict(meta.get("libraries") or {}), **dict(scored.scorer.info().get("libraries") or {})}
     return {
         "task": task.name,
         "model": model,
@@ -63,6 +65,7 @@ def metrics_document(task: TaskSpec, model: str, scored: Scored, meta: dict[str,
             "qa_eval_version": __version__,
             "git_sha": git_sha(),
             **meta,
+            "libraries": libraries,
         },
     }
 

@@ -1,4 +1,4 @@
-"""Provenance facts for metrics.json: the qa-eval source commit and the hardware."""
+"""Provenance facts for metrics.json: the qa-eval source commit, library versions and the hardware."""
 
 from __future__ import annotations
 
@@ -21,6 +21,20 @@ def git_sha() -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def library_versions(*dists: str) -> dict[str, str | None]:
+    """Installed versions of the named distributions, read from their metadata without importing
+    them (None when one is missing)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: dict[str, str | None] = {}
+    for d in dict.fromkeys(dists):
+        try:
+            out[d] = version(d)
+        except PackageNotFoundError:
+            out[d] = None
+    return out
 
 
 def hardware() -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """The records that flow through a run: samples in, predictions out, metrics per source.
 
 They are frozen dataclasses with explicit JSON (de)serialisation, so the on-disk formats of
-DESIGN.md (`predictions.jsonl`, `metrics.json`) have exactly one definition.
+docs/DESIGN.md (`predictions.jsonl`, `metrics.json`) have exactly one definition.
 """
 
 from __future__ import annotations

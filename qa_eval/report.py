@@ -54,7 +54,7 @@ def read_metrics(path: Path) -> dict[str, Any]:
     for key, kind in (("task", str), ("model", str), ("per_source", dict)):
         if not isinstance(doc.get(key), kind):
             raise ManifestError(f"{path}: not a qa-eval metrics.json ('{key}' missing or not a "
-                                f"{kind.__name__}; see DESIGN.md, metrics.json)")
+                                f"{kind.__name__}; see docs/DESIGN.md, metrics.json)")
     if not isinstance(doc.get("meta", {}), dict):
         raise ManifestError(f"{path}: 'meta' must be an object")
     return doc

@@ -2,9 +2,16 @@
 
 Crash safety: every batch is written with one `write` of whole lines, flushed and fsync'ed, so
 after SIGKILL or Ctrl-C the file holds complete lines plus at most one torn last line. Opening
-the store again truncates a torn tail and reports the ids already done, so a rerun resumes.
-A run folder belongs to one fingerprint (model, revision, prompts, generation settings); when
-the fingerprint differs, the old files are moved aside, never mixed with the new ones.
+the store again moves a torn tail into `<file>.torn` and reports the ids already done, so a
+rerun resumes.
+
+A run folder belongs to one fingerprint (model, revision, prompts, generation settings): when
+another fingerprint claims it (an explicit --out reused with other settings), the current files
+are set aside as `<fingerprint[:12]>.<name>` and the claiming fingerprint's own files, set aside
+earlier, come back, so its predictions are reused. Nothing is ever overwritten or truncated: a
+predictions file set aside next to an earlier one of the same fingerprint is appended to it
+(a resume reads the last row of an id), and a metrics.json that would be replaced goes to
+`previous/`.
 """
 
 from __future__ import annotations
@@ -69,13 +76,22 @@ def read_predictions(path: Path, resume: bool = False) -> list[Prediction]:
     return out
 
 
-def _truncate_torn_tail(path: Path) -> None:
-    """Drop bytes after the last newline (a partial line from an interrupted write)."""
+def _set_torn_tail_aside(path: Path) -> None:
+    """Move the bytes after the last newline (a partial line from an interrupted write) into
+    `<file>.torn`, so that appends start on a line of their own and no byte is lost."""
     with open(path, "rb+") as f:
         data = f.read()
         end = data.rfind(b"\n") + 1
         if end != len(data):
+            _append_bytes(path.with_name(path.name + ".torn"), data[end:] + b"\n")
             f.truncate(end)
+
+
+def _append_bytes(path: Path, data: bytes) -> None:
+    with open(path, "ab") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 class PredictionStore:
@@ -92,26 +108,25 @@ class PredictionStore:
         if claim:
             self._claim(run_info)
         self.path.touch()
-        _truncate_torn_tail(self.path)
+        _set_torn_tail_aside(self.path)
         self._file = open(self.path, "a", encoding="utf-8")
 
     def _claim(self, run_info: dict[str, Any]) -> None:
+        """Make the folder this fingerprint's (module docstring)."""
         info_path = self.out_dir / RUN_INFO
-        if info_path.is_file():
-            old = json.loads(info_path.read_text()).get("fingerprint")
-            if old == self.fingerprint:
-                return
-            self._move_aside(old or "unknown")
+        old = json.loads(info_path.read_text()).get("fingerprint") if info_path.is_file() else None
+        if old == self.fingerprint:
+            return
+        if old is not None or _run_files(self.out_dir):
+            for name in _run_files(self.out_dir):
+                _keep(self.out_dir / name, self.out_dir / f"{(old or 'unknown')[:12]}.{name}")
+        prefix = f"{self.fingerprint[:12]}."
+        for name in sorted(os.listdir(self.out_dir)):
+            if name.startswith(prefix) and _is_run_file(name[len(prefix):]):
+                _keep(self.out_dir / name, self.out_dir / name[len(prefix):])
         tmp = info_path.with_suffix(".tmp")
         tmp.write_text(json.dumps({"fingerprint": self.fingerprint, **run_info}, indent=2, default=str))
         tmp.replace(info_path)
-
-    def _move_aside(self, old_fingerprint: str) -> None:
-        """Keep a previous run's files under a name carrying its fingerprint."""
-        for name in os.listdir(self.out_dir):
-            if name.startswith("predictions") or name in (RUN_INFO, METRICS):
-                src = self.out_dir / name
-                src.rename(self.out_dir / f"{old_fingerprint[:12]}.{name}")
 
     def done(self) -> list[Prediction]:
         """Predictions already written in this folder, by any rank (for resume)."""
@@ -127,6 +142,31 @@ class PredictionStore:
 
     def close(self) -> None:
         self._file.close()
+
+
+def _is_run_file(name: str) -> bool:
+    return name.startswith(PREDICTIONS.split(".")[0]) or name in (RUN_INFO, METRICS)
+
+
+def _run_files(folder: Path) -> list[str]:
+    """The names of the files of the folder's current run (predictions, shards, run.json, ...)."""
+    return sorted(n for n in os.listdir(folder) if _is_run_file(n) and (folder / n).is_file())
+
+
+def _keep(src: Path, dest: Path) -> None:
+    """Move `src` to `dest` without losing either: predictions are appended to an existing
+    `dest`, an existing metrics.json goes to previous/ first, run.json (the same fingerprint's
+    identity) is replaced."""
+    if dest.exists() and dest.name.endswith((".jsonl", ".torn")):
+        data = src.read_bytes()
+        if data and not data.endswith(b"\n"):
+            data += b"\n"  # a torn last line stays a line of its own
+        _append_bytes(dest, data)
+        src.unlink()
+        return
+    if dest.exists() and dest.name.endswith(METRICS):
+        _keep_previous_metrics(dest)
+    src.replace(dest)
 
 
 def shard_name(rank: int) -> str:
@@ -178,9 +218,17 @@ def write_metrics(out_dir: Path, doc: dict[str, Any]) -> Path:
         except (OSError, ValueError):
             old = None
         if not isinstance(old, dict) or old.get("per_source") != json.loads(json.dumps(doc["per_source"])):
-            stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(path.stat().st_mtime))
-            keep = out_dir / "previous" / f"metrics.{stamp}.json"
-            keep.parent.mkdir(exist_ok=True)
-            path.replace(keep if not keep.exists() else keep.with_name(f"metrics.{stamp}.{os.getpid()}.json"))
+            _keep_previous_metrics(path)
     write_json_atomic(path, doc)
     return path
+
+
+def _keep_previous_metrics(path: Path) -> None:
+    """Move a metrics.json into previous/ under its time (a free name: none is ever replaced)."""
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(path.stat().st_mtime))
+    folder = path.parent / "previous"
+    folder.mkdir(exist_ok=True)
+    keep, n = folder / f"metrics.{stamp}.json", 1
+    while keep.exists():
+        keep, n = folder / f"metrics.{stamp}.{n}.json", n + 1
+    path.replace(keep)

@@ -24,11 +24,12 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from model_adapters.transformers_common import checkpoint_json, generation_end_ids, load_transformers_weights
-from qa_eval.adapter import AudioInput, ModelAdapter, ModelOptions, cut_at_end
+from model_adapters.transformers_common import TRANSFORMERS_LIBRARIES, checkpoint_json, generation_end_ids, \
+    load_transformers_weights, processor_classes
+from qa_eval.adapter import AdapterOption, AudioInput, ModelAdapter, ModelOptions, cut_at_end
 from qa_eval.audio import SAMPLE_RATE
 from qa_eval.batching import MemoryBudget
-from qa_eval.errors import AdapterError, ConfigError
+from qa_eval.errors import AdapterError
 from qa_eval.intent import PromptIntent
 from qa_eval.records import Generation, GenerationConfig
 
@@ -36,7 +37,11 @@ from . import prompt as prompts
 from .families import FAMILIES, Family, family_for
 from .processor import check_requirements, load_processor, model_inputs, read_model_type, window_s
 
-OPTIONS = ("system_prompt", "instruction_style")
+OPTIONS = (
+    AdapterOption("system_prompt", "the system message of the chat ('' for none; default: the family's)"),
+    AdapterOption("instruction_style", "each family's own instruction wording (family, the default) or one "
+                  "neutral wording for every family", prompts.STYLES),
+)
 
 
 class HfAudioLmAdapter(ModelAdapter):
@@ -48,16 +53,13 @@ class HfAudioLmAdapter(ModelAdapter):
     )
     family: ClassVar[str] = "hf-audio-lm"
     preset: ClassVar[str | None] = None
-    option_names: ClassVar[tuple[str, ...]] = OPTIONS
+    options_declared: ClassVar[tuple[AdapterOption, ...]] = OPTIONS
 
     def __init__(self, options: ModelOptions) -> None:
-        super().__init__(options)  # refuses options not in OPTIONS
+        super().__init__(options)  # refuses options, and values, OPTIONS does not declare
         given = options.adapter_options
         self.system_prompt: str | None = given.get("system_prompt")
         self.style = given.get("instruction_style", "family")
-        if self.style not in prompts.STYLES:
-            raise ConfigError(f"{self.name}: instruction_style must be one of {', '.join(prompts.STYLES)}, "
-                              f"got {self.style!r}")
         self._model: Any = None
         self._processor: Any = None
         self._end_ids: tuple[int, ...] = ()
@@ -146,12 +148,19 @@ class HfAudioLmAdapter(ModelAdapter):
         return memory_budget(self._model, self.spec.audio_tokens_per_s, self._window_s, elt,
                              config.max_new_tokens, free_memory_bytes(self.options.device), self.spec.pad_to_s or 0.0)
 
+    def library_names(self) -> tuple[str, ...]:
+        """transformers' stack and the packages the family's processor or model needs."""
+        return (*TRANSFORMERS_LIBRARIES, *(pip.split("[")[0] for _, pip in self.spec.requires))
+
     def describe(self) -> dict[str, Any]:
         spec = self.spec
         system = self.system_prompt if self.system_prompt is not None else (
             spec.system_prompt.text if spec.system_prompt else "")
-        return {**super().describe(), "audio_lm_family": spec.name, "system_prompt": system,
-                "instruction_style": self.style}
+        out = {**super().describe(), "audio_lm_family": spec.name, "system_prompt": system,
+               "instruction_style": self.style}
+        if self._processor is not None:
+            out["processor_classes"] = processor_classes(self._processor)
+        return out
 
     @classmethod
     def conformance_checkpoint(cls, workdir: Path) -> str:

@@ -6,7 +6,7 @@ message (a `{"type": "audio"}` content item, or a token written into the text), 
 system prompt, and the instruction wording per task kind. Every wording says where it comes
 from: `verified` with its source (a model card, the official repository, or the processor in
 the installed transformers), or `ours` (written here; the NEUTRAL table, shared by all
-families so that `--instruction-style neutral` asks every model the same words).
+families so that `--model-option instruction_style=neutral` asks every model the same words).
 
 Wordings are `str.format` templates over: {lang} (language of the audio), {src}/{tgt}
 (translation), {question}, {choices} (" Choose one of: a, b, c." when the intent lists its
@@ -78,6 +78,7 @@ class Family:
     name: str
     model_types: tuple[str, ...]  # config.json model_type values that select this family
     model_class: str | None  # transformers class; None: AutoModelForMultimodalLM
+    processor_class: str | None = None  # transformers processor class; None: the checkpoint's (AutoProcessor)
     default_checkpoint: str | None = None
     system_prompt: Wording | None = None  # default system message (None: no system message)
     wordings: Mapping[str, Wording] = field(default_factory=dict)  # overrides of NEUTRAL
@@ -100,18 +101,21 @@ GENERIC = Family(
 FAMILIES: Mapping[str, Family] = MappingProxyType({f.name: f for f in (
     Family(
         "qwen2.5-omni", ("qwen2_5_omni", "qwen2_5_omni_thinker"), "Qwen2_5OmniThinkerForConditionalGeneration",
+        processor_class="Qwen2_5OmniProcessor",
         default_checkpoint="Qwen/Qwen2.5-Omni-7B", system_prompt=_QWEN25_OMNI_SYSTEM, cuts_audio=True,
         audio_tokens_per_s=25.0,  # 100 mel frames/s, conv stride 2, pooling 2 (processor)
         note="thinker only (text out); the talker and token2wav are never loaded",
     ),
     Family(
         "qwen3-omni", ("qwen3_omni_moe", "qwen3_omni_moe_thinker"), "Qwen3OmniMoeThinkerForConditionalGeneration",
+        processor_class="Qwen3OmniMoeProcessor",
         default_checkpoint="Qwen/Qwen3-Omni-30B-A3B-Instruct",
         audio_tokens_per_s=13.0,  # 13 tokens per 100 mel frames (processor)
         note="thinker only (text out); no default system prompt",
     ),
     Family(
         "qwen3-asr", ("qwen3_asr",), "Qwen3ASRForConditionalGeneration",
+        processor_class="Qwen3ASRProcessor",
         default_checkpoint="Qwen/Qwen3-ASR-1.7B",
         wordings={"transcribe": verified("", _QWEN3_ASR_PREFIX.source)},
         assistant_prefix={"transcribe": _QWEN3_ASR_PREFIX}, kinds=frozenset({"transcribe"}),
@@ -119,12 +123,14 @@ FAMILIES: Mapping[str, Family] = MappingProxyType({f.name: f for f in (
     ),
     Family(
         "voxtral", ("voxtral",), "VoxtralForConditionalGeneration",
+        processor_class="VoxtralProcessor",
         default_checkpoint="mistralai/Voxtral-Mini-3B-2507", audio_in_template=True, audio_tokens_per_s=12.5,
         requires=(("mistral_common", "mistral-common[audio]"),),
         note="chat mode (the processor's own chat template takes the audio as base64 WAV)",
     ),
     Family(
         "granite-speech", ("granite_speech", "granite_speech_plus"), "GraniteSpeechForConditionalGeneration",
+        processor_class="GraniteSpeechProcessor",
         default_checkpoint="ibm-granite/granite-speech-3.3-2b", system_prompt=_GRANITE_SYSTEM,
         wordings={"transcribe": _GRANITE_ASR}, audio_token="<|audio|>",
         audio_tokens_per_s=10.0,  # mel 100/s, frames stacked by 2, 15-frame windows -> 3 queries
@@ -133,6 +139,7 @@ FAMILIES: Mapping[str, Family] = MappingProxyType({f.name: f for f in (
     ),
     Family(
         "gemma-3n", ("gemma3n",), "Gemma3nForConditionalGeneration",
+        processor_class="Gemma3nProcessor",
         default_checkpoint="google/gemma-3n-E2B-it",
         audio_tokens_per_s=6.25,  # ai.google.dev/gemma/docs/capabilities/audio ("6.25 tokens" per second)
         requires=(("timm", "timm"),),

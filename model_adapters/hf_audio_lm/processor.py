@@ -1,11 +1,14 @@
 """The checkpoint's processor, audio and text parts only, and the model inputs of one batch.
 
-Omni processors (Qwen2.5-Omni, Qwen3-Omni, Phi-4-multimodal, Gemma 3n) also hold an image and a
-video processor, which need torchvision. An audio evaluation never uses them, so they are not
-loaded: the processor class of the checkpoint is built with its tokenizer, feature extractor
-(or audio processor) and chat template only, the other slots left empty. Its `__call__` skips
-a modality whose input is None, so the audio path is the family's own code, unchanged.
-Processors with audio and text parts only load as transformers loads them.
+Omni processors (Qwen2.5-Omni, Qwen3-Omni, Gemma 3n) also hold an image and a video
+processor, which need torchvision. An audio evaluation never uses them, so they are not loaded:
+the checkpoint's processor class is built by its own constructor from the checkpoint's tokenizer
+(AutoTokenizer), feature extractor (AutoFeatureExtractor), saved settings and chat template, the
+visual slots left empty (`EmptyVisualSlot`). Its `__call__` skips a modality whose input is None, so the audio path
+is the family's own code, unchanged. Processors with audio and text parts only load through
+their `from_pretrained`; checkpoints that name no processor class, through AutoProcessor. Only
+public transformers calls are used, so a new transformers release cannot break the loading
+through a renamed private helper.
 
 A batch becomes model inputs in two steps: the chat template renders each sample's messages
 to text (audio placeholders included), then the processor expands every placeholder to the
@@ -28,6 +31,7 @@ whole chunks (`Family.pad_to_s`).
 from __future__ import annotations
 
 import base64
+import inspect
 import io
 import json
 from importlib.util import find_spec
@@ -43,8 +47,8 @@ from qa_eval.errors import AdapterError, PrerequisiteError
 
 from .families import Family
 
-AUDIO_PARTS = ("tokenizer", "feature_extractor", "audio_processor")
 _CONFIG_FILES = ("processor_config.json", "preprocessor_config.json", "tokenizer_config.json")
+_VISUAL = ("image", "video")  # sub-processor slots an audio evaluation leaves empty
 HOP = 160  # 10 ms at 16 kHz: the hop of every audio-LM feature extractor here
 TAIL = 240  # > n_fft / 2 (400 / 2): the last frame's window then ends in the audio's own zeros
 
@@ -57,48 +61,50 @@ def check_requirements(family: Family) -> None:
 
 
 def processor_class(folder: Path, family: Family) -> Any:
-    """The processor class a checkpoint folder names (its config files, else its model_type)."""
-    from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES, processor_class_from_name
+    """The processor class the checkpoint's config files name, else the family's; None when
+    neither names one (then AutoProcessor decides)."""
+    import transformers
 
-    for name in _CONFIG_FILES:
-        path = folder / name
-        if path.is_file():
-            found = json.loads(path.read_text(encoding="utf-8")).get("processor_class")
-            if found:
-                return processor_class_from_name(found)
-    model_type = read_model_type(folder)
-    for mt in (model_type, *family.model_types):
-        if mt in PROCESSOR_MAPPING_NAMES:
-            return processor_class_from_name(PROCESSOR_MAPPING_NAMES[mt])
-    raise AdapterError(f"{folder}: no processor class (no processor_class in {', '.join(_CONFIG_FILES)}, "
-                       f"and transformers maps none to model_type {model_type!r})")
+    names = [json.loads(p.read_text(encoding="utf-8")).get("processor_class")
+             for p in (folder / n for n in _CONFIG_FILES) if p.is_file()]
+    name = next((n for n in names if n), None) or family.processor_class
+    if name is None:
+        return None
+    cls = getattr(transformers, name, None)
+    if cls is None:
+        raise AdapterError(f"{folder}: processor class {name} is not in transformers {transformers.__version__}")
+    return cls
 
 
 def read_model_type(folder: Path) -> str | None:
     return checkpoint_json(folder, "config.json", None, "hf-audio-lm").get("model_type")
 
 
+def sub_processor_slots(cls: Any) -> list[str]:
+    """The sub-processor arguments of a processor class's constructor (tokenizer, feature_extractor,
+    image_processor, ...), read from its signature."""
+    params = inspect.signature(cls.__init__).parameters
+    return [p for p in params if p.endswith(("tokenizer", "feature_extractor", "processor"))]
+
+
+def is_visual(slot: str) -> bool:
+    return any(v in slot for v in _VISUAL)
+
+
 def load_processor(folder: Path, options: ModelOptions, family: Family) -> Any:
     """The checkpoint's processor with its audio and text parts only (module docstring)."""
-    from transformers import ProcessorMixin
-    from transformers.processing_utils import _get_modality_for_attribute
+    from transformers import AutoProcessor
 
     check_requirements(family)
-    cls = processor_class(folder, family)
     kwargs = {k: v for k, v in options.hf_load_kwargs(str(folder)).items() if k != "use_safetensors"}
-    attrs = cls.get_attributes()
-    kept = [a for a in attrs if _get_modality_for_attribute(a) in AUDIO_PARTS]
+    cls = processor_class(folder, family)
     try:
-        if kept == attrs:
-            processor = cls.from_pretrained(str(folder), **kwargs)
+        if cls is None:
+            processor = AutoProcessor.from_pretrained(str(folder), **kwargs)
+        elif any(is_visual(s) for s in sub_processor_slots(cls)):
+            processor = audio_only_processor(cls, folder, kwargs)
         else:
-            audio_only = type(cls.__name__, (cls,), {"check_argument_for_proper_class": _allow_empty_slots})
-            parts = type(f"{cls.__name__}Parts", (cls,), {"get_attributes": classmethod(lambda c: kept)})
-            processor_dict, init_kwargs = cls.get_processor_dict(str(folder), **kwargs)
-            loaded = iter(ProcessorMixin._get_arguments_from_pretrained.__func__(
-                parts, str(folder), processor_dict, **kwargs))
-            args = [next(loaded) if a in kept else None for a in attrs]
-            processor = audio_only.from_args_and_dict(args, processor_dict, **init_kwargs)
+            processor = cls.from_pretrained(str(folder), **kwargs)
     except (OSError, ValueError) as exc:
         raise AdapterError(f"{family.name}: cannot load the processor of {folder}: {exc}") from exc
     tokenizer = getattr(processor, "tokenizer", None)
@@ -107,14 +113,58 @@ def load_processor(folder: Path, options: ModelOptions, family: Family) -> Any:
     return processor
 
 
-def _allow_empty_slots(self: Any, argument_name: str, argument: Any) -> Any:
-    """Processor check that lets the image/video slots stay empty (audio evaluation)."""
-    from transformers import ProcessorMixin
-    from transformers.processing_utils import _get_modality_for_attribute
+def audio_only_processor(cls: Any, folder: Path, kwargs: dict[str, Any]) -> Any:
+    """An instance of processor class `cls` built by its constructor from the checkpoint's
+    tokenizer and feature extractor (AutoTokenizer, AutoFeatureExtractor), its saved settings and
+    chat template, with the image and video slots left empty."""
+    from transformers import AutoFeatureExtractor, AutoTokenizer
 
-    if argument is None and _get_modality_for_attribute(argument_name) not in AUDIO_PARTS:
+    parts: dict[str, Any] = {}
+    for slot in sub_processor_slots(cls):
+        if is_visual(slot):
+            parts[slot] = EmptyVisualSlot()
+        elif slot.endswith("tokenizer"):
+            parts[slot] = AutoTokenizer.from_pretrained(str(folder), **kwargs)
+        else:
+            parts[slot] = AutoFeatureExtractor.from_pretrained(str(folder), **kwargs)
+    audio_only = type(cls.__name__, (cls,), {"check_argument_for_proper_class": _allow_empty_visual_slot})
+    return audio_only(**parts, **processor_settings(cls, folder))
+
+
+class EmptyVisualSlot:
+    """What an audio-only processor holds in its image and video slots. Some transformers
+    versions (5.17) read `merge_size` of both while expanding the audio placeholders, even with
+    no image or video in the input; an image or video reaching it is an error."""
+
+    merge_size = 1
+    temporal_patch_size = 1
+    model_input_names: list[str] = []
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise AdapterError("this processor was loaded for audio only: images and videos are not supported")
+
+
+def _allow_empty_visual_slot(self: Any, argument_name: str, argument: Any) -> Any:
+    """The processor's class check, except that an image or video slot may stay empty."""
+    if isinstance(argument, EmptyVisualSlot) and is_visual(argument_name):
         return None
-    return ProcessorMixin.check_argument_for_proper_class(self, argument_name, argument)
+    return super(type(self), self).check_argument_for_proper_class(argument_name, argument)
+
+
+def processor_settings(cls: Any, folder: Path) -> dict[str, Any]:
+    """The constructor arguments a checkpoint saves for its processor: the settings in
+    processor_config.json that the constructor takes, and the chat template (chat_template.jinja,
+    chat_template.json or processor_config.json)."""
+    params = set(inspect.signature(cls.__init__).parameters) - set(sub_processor_slots(cls)) - {"self"}
+    config_path = folder / "processor_config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8")) if config_path.is_file() else {}
+    settings = {k: v for k, v in config.items() if k in params}
+    jinja, template_json = folder / "chat_template.jinja", folder / "chat_template.json"
+    if jinja.is_file():
+        settings["chat_template"] = jinja.read_text(encoding="utf-8")
+    elif template_json.is_file():
+        settings["chat_template"] = json.loads(template_json.read_text(encoding="utf-8")).get("chat_template")
+    return settings
 
 
 def chat_text(processor: Any, msgs: list[dict[str, Any]], continue_answer: bool) -> str:

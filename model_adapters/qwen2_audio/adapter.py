@@ -19,7 +19,8 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from model_adapters.transformers_common import generation_end_ids, load_transformers_model
+from model_adapters.transformers_common import TRANSFORMERS_LIBRARIES, generation_end_ids, load_transformers_model, \
+    processor_classes
 from qa_eval.adapter import AudioInput, ModelAdapter, ModelOptions, cut_at_end
 from qa_eval.audio import SAMPLE_RATE
 from qa_eval.errors import AdapterError
@@ -41,6 +42,7 @@ class Qwen2AudioAdapter(ModelAdapter):
     default_checkpoint: ClassVar[str | None] = "Qwen/Qwen2-Audio-7B"
     audio_decoder: ClassVar[str] = "ffmpeg-f32le-pipe"
     max_new_tokens: ClassVar[int | None] = OFFICIAL_MAX_NEW_TOKENS
+    libraries: ClassVar[tuple[str, ...]] = TRANSFORMERS_LIBRARIES
 
     def __init__(self, options: ModelOptions) -> None:
         super().__init__(options)
@@ -61,6 +63,12 @@ class Qwen2AudioAdapter(ModelAdapter):
         )
         self._processor.tokenizer.padding_side = "left"
         self._end_ids = generation_end_ids(self._model)
+
+    def describe(self) -> dict[str, Any]:
+        out = super().describe()
+        if self._processor is not None:
+            out["processor_classes"] = processor_classes(self._processor)
+        return out
 
     def input_problem(self, item: AudioInput) -> str | None:
         n_tags = item.prompt.count(AUDIO_TOKEN)

@@ -28,6 +28,7 @@ class QwenAudioAdapter(ModelAdapter):
 
     description: ClassVar[str] = "Qwen-Audio (v1) base model, native PyTorch implementation (safetensors, no remote code)"
     family: ClassVar[str] = "qwen-audio"
+    libraries: ClassVar[tuple[str, ...]] = ("torch", "numpy", "tiktoken")
     default_checkpoint: ClassVar[str | None] = "Qwen/Qwen-Audio"
     hub_files: ClassVar[tuple[str, ...] | None] = ("*.json", "*.safetensors", "qwen.tiktoken", "mel_filters.npz")
     supports_compile: ClassVar[bool] = True

@@ -160,7 +160,10 @@ class StaticDecoder:
         self._mark_cache_static()
 
     def _mark_cache_static(self) -> None:
-        """CUDA graphs write the cache in place: tell torch.compile its addresses are fixed."""
+        """CUDA graphs write the cache in place: tell torch.compile its addresses are fixed.
+        torch offers this only as torch._dynamo.mark_static_address (listed in torch._dynamo's
+        __all__ and in torch's CUDA-graph documentation; no public alias up to torch 2.13): the
+        one use of an underscored module in qa-eval, allowed by name in tests/packaging."""
         if self._static_cache:
             for k, v in self.caches:
                 torch._dynamo.mark_static_address(k)

@@ -68,10 +68,10 @@ def assign_tensor(model: nn.Module, name: str, value: torch.Tensor) -> None:
     """Replace parameter/buffer `name` of `model` by `value` (no copy; params get requires_grad False)."""
     owner_name, _, leaf = name.rpartition(".")
     owner = model.get_submodule(owner_name) if owner_name else model
-    if leaf in owner._parameters:
-        owner._parameters[leaf] = nn.Parameter(value, requires_grad=False)
-    elif leaf in owner._buffers:
-        owner._buffers[leaf] = value
+    if leaf in dict(owner.named_parameters(recurse=False)):
+        setattr(owner, leaf, nn.Parameter(value, requires_grad=False))
+    elif leaf in dict(owner.named_buffers(recurse=False)):
+        setattr(owner, leaf, value)  # nn.Module keeps it a buffer (persistent or not, as declared)
     else:  # pragma: no cover - guarded by expected_tensors
         raise AdapterError(f"{name}: no such parameter or buffer in the model")
 

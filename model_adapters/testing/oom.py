@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_leaves
+from torch.overrides import TorchFunctionMode
 
 from qa_eval.adapter import AudioInput, ModelAdapter
 from qa_eval.errors import OutOfMemoryAtBatchSizeOne
@@ -27,24 +26,37 @@ from qa_eval.records import GenerationConfig
 from qa_eval.run.loop import BatchRunner
 
 
-class AllocationLimit(TorchDispatchMode):
-    """Every tensor an op creates above `max_bytes` raises torch.cuda.OutOfMemoryError, as an
-    allocator would (limit None: only record the largest allocation)."""
+class AllocationLimit(TorchFunctionMode):
+    """Every tensor a torch call creates above `max_bytes` raises torch.cuda.OutOfMemoryError, as
+    an allocator would (limit None: only record the largest allocation). A torch function mode
+    (public `torch.overrides` API) sees every torch call the adapter's Python code makes."""
 
     def __init__(self, max_bytes: int | None = None) -> None:
         super().__init__()
         self.max_bytes, self.largest = max_bytes, 0
 
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+    def __torch_function__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
-        for t in tree_leaves(out):
-            if isinstance(t, torch.Tensor):
+        for t in _tensors(out):
+            if t.device.type != "meta":
                 size = t.numel() * t.element_size()
                 self.largest = max(self.largest, size)
                 if self.max_bytes is not None and size > self.max_bytes:
                     raise torch.cuda.OutOfMemoryError(f"CUDA out of memory. Tried to allocate {size} bytes "
                                                       f"(simulated limit {self.max_bytes})")
         return out
+
+
+def _tensors(value: Any) -> Iterator[torch.Tensor]:
+    """The tensors in a torch call's result (a tensor, or tuples/lists/dicts of them)."""
+    if isinstance(value, torch.Tensor):
+        yield value
+    elif isinstance(value, (tuple, list)):
+        for v in value:
+            yield from _tensors(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _tensors(v)
 
 
 @contextmanager

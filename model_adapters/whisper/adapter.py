@@ -16,7 +16,8 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from model_adapters.transformers_common import checkpoint_json, load_transformers_model
+from model_adapters.transformers_common import TRANSFORMERS_LIBRARIES, checkpoint_json, load_transformers_model, \
+    processor_classes
 from qa_eval.adapter import AudioInput, ModelAdapter, ModelOptions
 from qa_eval.audio import SAMPLE_RATE
 from qa_eval.errors import AdapterError
@@ -34,6 +35,7 @@ class WhisperAdapter(ModelAdapter):
         "Whisper via transformers (local checkpoint dir or hub id), batched greedy decoding"
     )
     family: ClassVar[str] = "whisper"
+    libraries: ClassVar[tuple[str, ...]] = TRANSFORMERS_LIBRARIES
 
     def __init__(self, options: ModelOptions) -> None:
         super().__init__(options)
@@ -63,6 +65,12 @@ class WhisperAdapter(ModelAdapter):
         self._model, self._processor = load_transformers_model(
             WhisperForConditionalGeneration, WhisperProcessor, self.checkpoint_dir(), self.options, "whisper"
         )
+
+    def describe(self) -> dict[str, Any]:
+        out = super().describe()
+        if self._processor is not None:
+            out["processor_classes"] = processor_classes(self._processor)
+        return out
 
     def input_problem(self, item: AudioInput) -> str | None:
         if len(item.waveforms) != 1:
@@ -167,13 +175,14 @@ class EmbeddedWhisperTinyEn(WhisperAdapter):
         return bool(self.options.checkpoint) and WhisperAdapter.multilingual.func(self)
 
     def revision(self) -> str | None:
-        """The package version and the converted weights' hash (as the conversion recorded them)."""
+        """The package version and the hash of the converted checkpoint's files."""
         from model_adapters.whisper.embedded import conversion_info
 
         info = conversion_info(self.checkpoint())
-        if self.options.revision or not info:
-            return super().revision()
-        return f"{info['package_version']}+{info['weights_sha256'].split(':')[-1][:12]}"
+        full = super().revision()
+        if self.options.revision or not info or full is None:
+            return full
+        return f"{info['package_version']}+{full.split(':')[-1][:12]}"
 
     def describe(self) -> dict[str, Any]:
         from model_adapters.whisper.embedded import conversion_info

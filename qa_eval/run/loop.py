@@ -27,7 +27,7 @@ from qa_eval.records import Generation, GenerationConfig, Prediction, Sample
 from qa_eval.run.progress import Progress
 from qa_eval.store import PredictionStore
 
-# Sample fields copied into each prediction row (DESIGN.md: lang, src_lang, tgt_lang, question).
+# Sample fields copied into each prediction row (docs/DESIGN.md: lang, src_lang, tgt_lang, question).
 COPIED_FIELDS = ("lang", "src_lang", "tgt_lang", "question", "source_as_given")
 PREFETCH_BATCHES = 2
 

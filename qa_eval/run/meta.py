@@ -11,7 +11,7 @@ from qa_eval.records import Prediction
 
 @dataclass(frozen=True)
 class RunMeta:
-    """What produced a run's numbers (DESIGN.md: metrics.json `meta`)."""
+    """What produced a run's numbers (docs/DESIGN.md: metrics.json `meta`)."""
 
     model: Mapping[str, Any]  # the adapter's describe(): model_id, revision, dtype, device, ...
     batch_size: int | str
@@ -23,6 +23,7 @@ class RunMeta:
     manifest_sha256: str
     data_sha256: str
     audio_decoder: Mapping[str, Any]
+    libraries: Mapping[str, str | None]  # versions of the libraries that shaped the predictions
     n_samples: int  # samples scored (the selection)
     n_stored: int  # predictions kept in the run folder (--limit scores fewer than it keeps)
     limit: int | None

@@ -5,7 +5,10 @@ sources as the task spells them), each sample's prompt, the generation settings,
 decoder, the run folder, and the fingerprint. The fingerprint hashes everything that decides
 a prediction, so a run folder never mixes predictions made under different settings, and the
 data digest (over every sample the manifest lists, before --limit) keeps the predictions of
-different data sets apart. Batch size and number of processes are not in it: they never
+different data sets apart. The versions of the libraries that shape the adapter's outputs
+(torch, transformers, tokenizers, ...: `ModelAdapter.library_names`) and the audio decoder's
+(ffmpeg's, or soundfile/soxr's) are in it, so an upgrade starts a new run folder instead of
+resuming into the old one. Batch size and number of processes are not in it: they never
 change a prediction.
 """
 
@@ -23,6 +26,7 @@ from qa_eval import manifest as manifest_io
 from qa_eval.adapter import ModelAdapter, ModelOptions
 from qa_eval.checkpoints import sha256_of
 from qa_eval.errors import ConfigError
+from qa_eval.provenance import library_versions
 from qa_eval.records import GenerationConfig, Sample
 from qa_eval.run.request import RunRequest
 from qa_eval.store import check_writable
@@ -91,7 +95,8 @@ def make_plan(req: RunRequest, options: ModelOptions | None = None) -> RunPlan:
         "adapter_options": dict(req.options.adapter_options),
         "generation": generation.to_dict(),
         "prompt_hash": prompt_hash,
-        "audio_decoder": decoder.get("name"),
+        "audio_decoder": {k: v for k, v in decoder.items() if k not in ("requested", "forced")},
+        "libraries": library_versions(*adapter.library_names()),
         "data_sha256": data_sha,
     }
     fingerprint = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()

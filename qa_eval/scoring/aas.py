@@ -40,7 +40,8 @@ import numpy as np
 
 from qa_eval.errors import ConfigError
 from qa_eval.records import Prediction
-from qa_eval.scoring.base import Metric, SampleStats, Scorer, library_versions, ratio, require_str_references
+from qa_eval.provenance import library_versions
+from qa_eval.scoring.base import Metric, SampleStats, Scorer, ratio, require_str_references
 from qa_eval.scoring.text import base_lang, paper_tokens
 from qa_eval.scoring.wer import edit_counts
 

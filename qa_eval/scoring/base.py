@@ -230,16 +230,3 @@ def ratio_ci(num_den_sums: Any, scale: float = 1.0) -> tuple[float, float] | Non
     with np.errstate(divide="ignore", invalid="ignore"):
         r = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan) * scale
     return percentile_ci(r)
-
-
-def library_versions(*dists: str) -> dict[str, str | None]:
-    """Installed versions of the named distributions (None when one is missing)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    out: dict[str, str | None] = {}
-    for d in dists:
-        try:
-            out[d] = version(d)
-        except PackageNotFoundError:
-            out[d] = None
-    return out

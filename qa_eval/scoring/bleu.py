@@ -27,7 +27,8 @@ import numpy as np
 
 from qa_eval.errors import PrerequisiteError, ScorerError
 from qa_eval.records import Prediction
-from qa_eval.scoring.base import Metric, SampleStats, Scorer, library_versions, require_str_references, where
+from qa_eval.provenance import library_versions
+from qa_eval.scoring.base import Metric, SampleStats, Scorer, require_str_references, where
 
 _LANG_CODE = re.compile(r"^[a-z]{2,3}$")
 JA_HINT = 'pip install "sacrebleu[ja]"  (or: pip install "qa-eval[ja]")'

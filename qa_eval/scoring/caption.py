@@ -44,7 +44,8 @@ import numpy as np
 
 from qa_eval.errors import PrerequisiteError, ScorerError
 from qa_eval.records import Prediction
-from qa_eval.scoring.base import Metric, SampleStats, Scorer, library_versions, where
+from qa_eval.provenance import library_versions
+from qa_eval.scoring.base import Metric, SampleStats, Scorer, where
 
 SPICE_ENV = "QA_EVAL_SPICE_DIR"
 CORENLP_JARS = ("stanford-corenlp-3.6.0.jar", "stanford-corenlp-3.6.0-models.jar")

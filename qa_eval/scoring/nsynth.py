@@ -33,7 +33,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from qa_eval.records import Prediction
-from qa_eval.scoring.base import Metric, SampleStats, Scorer, library_versions, ratio, require_str_references
+from qa_eval.provenance import library_versions
+from qa_eval.scoring.base import Metric, SampleStats, Scorer, ratio, require_str_references
 
 QUALITIES = frozenset({
     "bright", "dark", "distortion", "fast_decay", "long_release",

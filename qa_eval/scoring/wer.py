@@ -28,7 +28,8 @@ import numpy as np
 from rapidfuzz.distance import Levenshtein
 
 from qa_eval.records import Prediction
-from qa_eval.scoring.base import Metric, SampleStats, Scorer, library_versions, ratio, require_str_references
+from qa_eval.provenance import library_versions
+from qa_eval.scoring.base import Metric, SampleStats, Scorer, ratio, require_str_references
 from qa_eval.scoring.text import (
     CHAR_LEVEL_LANGS,
     NORMALIZED_CHAR_LEVEL_LANGS,

@@ -23,6 +23,7 @@ def _threads():
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
 
 
+@pytest.mark.slow
 def test_bench_tiny_cli(tmp_path, capsys):
     out = tmp_path / "bench.json"
     rc = cli.main(["bench", "--model", "qwen-audio", "--random-weights", "--shape", "tiny", "--clips", "3",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import json
 from pathlib import Path
 
@@ -42,6 +44,7 @@ def test_manifest_lines_load_or_fail_cleanly(tmp_path: Path, lines: list[str]) -
         assert (s.duration_s is None) == (s.audio_error is not None)
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.binary(max_size=4096), prefix=st.sampled_from([b"", b"RIFF", b"fLaC", b"ID3", b"OggS"]),
        suffix=st.sampled_from([".wav", ".flac", ".mp3", ".ogg"]))

@@ -66,6 +66,7 @@ def test_run_writes_predictions_and_real_wer(reference_run: Path) -> None:
     assert metrics["scorer"]["name"] == "wer" and metrics["scorer"]["version"]
 
 
+@pytest.mark.slow
 def test_sigkill_then_rerun_resumes_without_loss_or_duplicates(reference_run: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     cmd = [*QA_EVAL, "run", "--task", "librispeech-sample", "--model", "whisper-tiny.en", "--device", "cpu",
@@ -162,6 +163,7 @@ def test_score_leaderboard_and_compare(reference_run: Path, tmp_path: Path) -> N
     assert "0 regression(s)" in tolerant.stdout
 
 
+@pytest.mark.slow
 def test_distributed_gloo_matches_single_process(reference_run: Path, tmp_path: Path) -> None:
     """Three CPU processes under torchrun (gloo): the same predictions file as one process."""
     out = tmp_path / "dist"
@@ -192,6 +194,7 @@ def test_hugging_face_dataset_folder_as_source(tmp_path: Path) -> None:
     assert pred["id"] == "utt1" and pred["reference"] == gt and "quilter" in pred["prediction"].lower()
 
 
+@pytest.mark.slow
 def test_a_dying_rank_fails_the_run_and_a_rerun_resumes_from_the_shards(reference_run: Path, tmp_path: Path) -> None:
     out = tmp_path / "dist"
     args = ["run", "--task", "librispeech-sample", "--model", "whisper-tiny.en", "--device", "cpu",

@@ -4,6 +4,7 @@ reuses a prediction made under other settings; what never changes a prediction i
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -81,3 +82,79 @@ def test_a_changed_prompt_never_reuses_stored_predictions(tmp_path: Path, monkey
     assert {p["prompt"] for p in second} == {new_prompt} and {p["prompt"] for p in first} != {new_prompt}
     (kept,) = out.glob(f"{doc['meta']['fingerprint'][:12]}.predictions.jsonl")
     assert [json.loads(line) for line in kept.read_text().splitlines()] == first
+
+
+# --- every file and library that shapes an output ----------------------------------------------
+
+
+def _checkpoint_copy(tmp_path: Path) -> Path:
+    copy = tmp_path / "checkpoint"
+    shutil.copytree(FIXTURE, copy, ignore=shutil.ignore_patterns("audio", "tensors", "*.jsonl"))
+    return copy
+
+
+@pytest.mark.parametrize("edit", [
+    lambda d: (d / "generation_config.json").write_text(
+        json.dumps({**json.loads((d / "generation_config.json").read_text()), "repetition_penalty": 1.1})),
+    lambda d: (d / "tokenizer_config.json").write_text(
+        json.dumps({**json.loads((d / "tokenizer_config.json").read_text()), "padding_side": "right"})),
+    lambda d: (d / "chat_template.jinja").write_text("{{ messages }}"),
+    lambda d: (d / "qwen.tiktoken").write_bytes((d / "qwen.tiktoken").read_bytes() + b"\n"),
+    lambda d: (d / "config.json").write_text((d / "config.json").read_text() + " "),
+], ids=["generation_config", "tokenizer_config", "chat_template", "tokenizer_file", "config"])
+def test_editing_any_checkpoint_file_that_shapes_outputs_starts_a_new_run(tmp_path: Path, edit) -> None:
+    ckpt = _checkpoint_copy(tmp_path)
+    req = _request(tmp_path, options=ModelOptions(str(ckpt), "cpu", "float32"))
+    before = make_plan(req)
+    edit(ckpt)
+    after = make_plan(req)
+    assert after.identity["revision"] != before.identity["revision"]
+    assert after.fingerprint != before.fingerprint and after.out_dir != before.out_dir
+
+
+def test_documentation_and_hidden_files_do_not(tmp_path: Path) -> None:
+    ckpt = _checkpoint_copy(tmp_path)
+    req = _request(tmp_path, options=ModelOptions(str(ckpt), "cpu", "float32"))
+    before = _fingerprint(req)
+    (ckpt / "README.md").write_text("# notes")
+    (ckpt / "LICENSE").write_text("Apache-2.0")
+    (ckpt / ".cache").mkdir()
+    (ckpt / ".cache" / "x.lock").write_text("")
+    assert _fingerprint(req) == before
+
+
+def test_a_library_upgrade_starts_a_new_run(tmp_path: Path, monkeypatch) -> None:
+    """The versions the adapter names (the native engine: torch, numpy, tiktoken) and the audio
+    decoder's are in the fingerprint."""
+    import qa_eval.run.plan as plan_module
+
+    req = _request(tmp_path)
+    before = make_plan(req)
+    assert set(before.identity["libraries"]) == {"torch", "numpy", "tiktoken"}
+    assert all(before.identity["libraries"].values())
+    real = plan_module.library_versions
+    monkeypatch.setattr(plan_module, "library_versions",
+                        lambda *names: {**real(*names), "torch": "99.0"})
+    assert make_plan(req).fingerprint != before.fingerprint
+
+
+def test_transformers_and_tokenizers_versions_are_in_a_transformers_adapters_fingerprint(tmp_path: Path,
+                                                                                         monkeypatch) -> None:
+    from model_adapters.testing.qwen2_audio import make_tiny_qwen2_audio
+    import qa_eval.run.plan as plan_module
+
+    ckpt = make_tiny_qwen2_audio(tmp_path / "qwen2")
+    req = _request(tmp_path, model="qwen2-audio", options=ModelOptions(str(ckpt), "cpu", "float32"))
+    before = make_plan(req)
+    assert {"transformers", "tokenizers", "torch", "numpy"} <= set(before.identity["libraries"])
+    real = plan_module.library_versions
+    for name in ("transformers", "tokenizers"):
+        monkeypatch.setattr(plan_module, "library_versions", lambda *names, n=name: {**real(*names), n: "0.0.1"})
+        assert make_plan(req).fingerprint != before.fingerprint, name
+
+
+def test_metrics_json_lists_the_library_versions(tmp_path: Path) -> None:
+    doc, out = evaluate(_request(tmp_path, limit=2), log=lambda *_: None)
+    libraries = json.loads((out / "metrics.json").read_text())["meta"]["libraries"]
+    assert {"torch", "numpy", "tiktoken", "rapidfuzz"} <= set(libraries)  # the model's and the scorer's
+    assert libraries["torch"].split("+")[0] == __import__("torch").__version__.split("+")[0]

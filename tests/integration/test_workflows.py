@@ -46,6 +46,23 @@ def one_error_line(proc: subprocess.CompletedProcess) -> str:
 # --- 1. reruns never delete --------------------------------------------------------------------
 
 
+@pytest.mark.slow
+def test_an_explicit_out_folder_keeps_every_prediction_of_every_setting(tmp_path: Path) -> None:
+    """The four runs of issue 20 in one --out folder: all 7 distinct predictions stay on disk,
+    and the settings that come back reuse their 6 rows."""
+    run = ["run", "--task", "librispeech-sample", *WHISPER, "--out", str(tmp_path / "O"), "--no-leaderboard",
+           "--num-workers", "0", "--no-progress", "--results", str(tmp_path / "R")]
+    short = ["--max-new-tokens", "5"]
+    for extra, done in ((short + ["--limit", "6"], 0), (["--limit", "1"], 0), (short + ["--limit", "1"], 1),
+                        (["--limit", "1"], 1)):
+        proc = qa_eval(*run, *extra, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert f"{done} already done" in proc.stderr, proc.stderr
+    stored = {(r["id"], r["prediction"]) for f in (tmp_path / "O").glob("*.jsonl") for r in rows(f)}
+    assert len(stored) == 7, stored
+
+
+@pytest.mark.slow
 def test_a_limit_rerun_keeps_every_prediction_and_the_earlier_metrics(tmp_path: Path) -> None:
     args = ["run", "--task", "librispeech-sample", *WHISPER, "--results", str(tmp_path / "R"), "--no-leaderboard",
             "--num-workers", "0", "--no-progress"]
@@ -65,6 +82,7 @@ def test_a_limit_rerun_keeps_every_prediction_and_the_earlier_metrics(tmp_path: 
     assert json.loads(kept.read_text())["per_source"] == full_metrics["per_source"]
 
 
+@pytest.mark.slow
 def test_a_second_manifest_in_the_same_results_folder_keeps_the_first(tmp_path: Path) -> None:
     manifest = [json.loads(line) for line in (SAMPLE / "manifest.jsonl").read_text().splitlines()]
     for name, part in (("a", manifest[:3]), ("b", manifest[3:6])):

@@ -2,7 +2,7 @@
 
 The templates are the `prompt = '...'` strings of QwenLM/Qwen-Audio eval_audio/evaluate_*.py,
 filled as each script fills them; the fixture's cases.jsonl holds prompts the official
-implementation was run on (shared/fixtures/qwen_audio_tiny).
+implementation was run on (tests/fixtures/qwen_audio_tiny).
 """
 
 from __future__ import annotations

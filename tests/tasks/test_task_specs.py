@@ -1,4 +1,4 @@
-"""Every task declares what DESIGN.md and the official eval scripts fix."""
+"""Every task declares what docs/DESIGN.md and the official eval scripts fix."""
 
 from __future__ import annotations
 

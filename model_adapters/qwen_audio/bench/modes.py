@@ -67,8 +67,13 @@ def build_hf(cfg_dict: dict, device: str, dtype: str, seed: int = 0):
     )
     config.text_config.head_dim = cfg_dict["kv_channels"]
     torch.manual_seed(seed)
-    with torch.device(device):
-        model = Qwen2AudioForConditionalGeneration._from_config(config, dtype=resolve_dtype(dtype))
+    default_dtype = torch.get_default_dtype()
+    torch.set_default_dtype(resolve_dtype(dtype))  # built directly in `dtype`: no float32 copy
+    try:
+        with torch.device(device):
+            model = Qwen2AudioForConditionalGeneration(config)
+    finally:
+        torch.set_default_dtype(default_dtype)
     model.eval().requires_grad_(False)
     model.generation_config = GenerationConfig(bos_token_id=HF_EOS, eos_token_id=HF_EOS, pad_token_id=HF_EOS)
     return model

@@ -76,6 +76,9 @@ def test_task_runs_end_to_end_or_is_refused_by_kind(task, family, manifests, tin
     metrics = json.loads((out_dir / "metrics.json").read_text())
     assert metrics["meta"]["prompt_hash"] and metrics["meta"]["revision"]
     assert metrics["meta"]["audio_lm_family"] == family
+    libraries = metrics["meta"]["libraries"]
+    assert {"torch", "numpy", "transformers", "tokenizers"} <= set(libraries) and all(libraries.values())
+    assert metrics["meta"]["processor_classes"]["processor"].endswith("Processor")
     for source, entry in metrics["per_source"].items():
         assert entry["n"] >= 1 and entry["n_failed"] == 0, source
         for metric, value in entry.items():

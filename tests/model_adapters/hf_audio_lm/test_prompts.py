@@ -147,3 +147,16 @@ def test_named_adapters_are_listed_with_their_default_checkpoints(registered):
     assert cls.description and "mistral-common" in cls.description
     with pytest.raises(ConfigError, match="give a checkpoint"):
         registered.load("model", "hf-audio-lm")(ModelOptions(None, "cpu", "float32")).checkpoint()
+
+
+def test_the_options_are_declared_by_the_adapter_not_the_core_cli(registered, capsys):
+    """`qa-eval models` lists each adapter's options; the core CLI has no flag of one plugin's."""
+    from qa_eval.cli import build_parser, main
+
+    with pytest.raises(SystemExit) as exc:
+        build_parser().parse_args(["run", "--task", "librispeech", "--model", "qwen2.5-omni", "--system-prompt", "x"])
+    assert exc.value.code == 2
+    assert main(["models"]) == 0
+    listing = capsys.readouterr().out
+    assert "--model-option instruction_style (family|neutral):" in listing
+    assert "--model-option system_prompt:" in listing

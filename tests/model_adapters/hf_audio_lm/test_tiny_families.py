@@ -55,9 +55,13 @@ def test_the_audio_reaches_the_model(adapters, sample_wave, family):
 
 @pytest.mark.parametrize("family", ("qwen2.5-omni", "qwen3-omni"))
 def test_omni_processors_load_without_their_image_and_video_parts(adapters, family):
+    from model_adapters.hf_audio_lm.processor import EmptyVisualSlot
+
     processor = adapters[family]._processor
-    assert processor.image_processor is None and processor.video_processor is None
+    assert isinstance(processor.image_processor, EmptyVisualSlot) and isinstance(processor.video_processor, EmptyVisualSlot)
     assert processor.feature_extractor is not None and processor.chat_template
+    with pytest.raises(AdapterError, match="audio only"):
+        processor.image_processor(images=[])
 
 
 def test_audio_beyond_the_feature_window_is_flagged(adapters, sample_wave):

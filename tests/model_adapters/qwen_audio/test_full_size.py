@@ -32,7 +32,7 @@ def peak_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
 
 
-@pytest.mark.slow
+@pytest.mark.heavy
 def test_full_size_bf16_cpu():
     cfg = QwenAudioConfig.from_dict(FULL_CONFIG)
     model = build_meta_model(cfg)
