@@ -75,7 +75,9 @@ def load_transformers_weights(model_cls: Any, checkpoint: str | Path, options: M
     """The model alone (no processor) on options.device in options.dtype, eval mode, through
     from_pretrained with the options' safety settings; failures become AdapterError."""
     import torch
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # qa-eval shows its own progress; no loading bar in the logs
     checkpoint = str(checkpoint)
     try:
         model = model_cls.from_pretrained(checkpoint, dtype=getattr(torch, options.dtype),

@@ -119,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_task_flags(p)
     p.add_argument("--predictions", required=True, help="predictions.jsonl")
     p.add_argument("--out", help="write metrics.json here")
-    p.add_argument("--model", default="unknown", help="model name to record")
+    p.add_argument("--model", help="model name to record (default: the model of the run.json beside the "
+                   "predictions, else 'unknown')")
     _add_scorer_flags(p)
     p.add_argument("--json", action="store_true", help="print the metrics object as JSON")
 
@@ -134,14 +135,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results", default=DEFAULT_RESULTS_DIR, help="folder searched for metrics.json (default: runs)")
     p.add_argument("--out", default="results/paper", help="output folder (default: results/paper)")
 
-    p = sub.add_parser("compare", help="per-metric differences; exit 1 on a regression beyond tolerance")
+    p = sub.add_parser("compare", help="per-metric differences with paired 95%% intervals; exit 1 on a "
+                       "regression, 2 when the two results are not comparable")
     p.add_argument("baseline", help="metrics.json (or a folder of them)")
     p.add_argument("candidate", help="metrics.json (or a folder of them)")
     p.add_argument("--tolerance", action="append", default=[], metavar="METRIC=VALUE",
                    help="override a tolerance, e.g. wer=0.005 (repeatable)")
+    p.add_argument("--fail-on", choices=["tolerance", "significant", "both"], default="tolerance",
+                   help="which regressions fail: worse beyond the tolerance (default), significantly worse "
+                        "(the paired bootstrap 95%% interval of the difference lies on the worse side of 0), "
+                        "or both at once")
     p.add_argument("--allow-different-data", action="store_true",
-                   help="compare even when the two runs scored different data (sample counts, manifest)")
-    p.add_argument("--json", action="store_true")
+                   help="compare even when the two runs scored different data (sample counts, digests)")
+    p.add_argument("--format", choices=["text", "markdown", "json"], default="text",
+                   help="text (default), a Markdown summary for a pull-request comment, or JSON")
+    p.add_argument("--json", action="store_true", help="same as --format json")
+    p.add_argument("--seed", type=int, default=0, help="seed of the paired bootstrap (default 0)")
 
     p = sub.add_parser("data", help="data preparation")
     data_sub = p.add_subparsers(dest="data_command", required=True, metavar="ACTION")
@@ -183,11 +192,9 @@ def cmd_run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     leaderboard = main_rank and not args.no_leaderboard
     if leaderboard:
         check_writable(LEADERBOARD_DIR, "leaderboard folder (or pass --no-leaderboard)")
-    try:
-        doc, out_dir = evaluate(req, log=stderr_log)
-    finally:
-        if leaderboard:
-            _refresh_leaderboard(Path(args.results))
+    doc, out_dir = evaluate(req, log=stderr_log)  # a failed run raises: the leaderboard stays as it was
+    if leaderboard:
+        _refresh_leaderboard(Path(args.results))
     if doc is None:  # a non-zero rank: rank 0 reports
         return 0
     if args.json:
@@ -213,17 +220,20 @@ def _refresh_leaderboard(results: Path) -> None:
 def cmd_score(args: argparse.Namespace) -> int:
     from qa_eval.metrics import metrics_document, score_predictions
     from qa_eval.report import print_table
-    from qa_eval.store import check_writable, read_predictions, write_json_atomic
-
     from qa_eval.run.plan import load_task
+    from qa_eval.store import check_writable, read_predictions, read_run_info, write_json_atomic
 
     task = load_task(args.task, args.task_file)
     if args.out:
         check_writable(Path(args.out).parent, "folder of --out")
-    preds = read_predictions(Path(args.predictions))
+    predictions = Path(args.predictions).resolve()
+    preds = read_predictions(predictions)
     scored = score_predictions(task, preds, args.seed, scorer_name=args.scorer,
                                options=parse_options(args.scorer_option))
-    doc = metrics_document(task, args.model, scored, {"predictions": args.predictions})
+    run = read_run_info(predictions.parent)  # the run that made the predictions, when they sit in its folder
+    meta = {"predictions": str(predictions), "model_id": run.get("checkpoint"), "revision": run.get("revision"),
+            **{k: run[k] for k in ("fingerprint", "data_sha256", "prompt_hash", "dtype", "libraries") if k in run}}
+    doc = metrics_document(task, args.model or run.get("model") or "unknown", scored, meta)
     if args.out:
         write_json_atomic(Path(args.out), doc)
     if args.json:
@@ -253,8 +263,10 @@ def cmd_list(kind: str) -> int:
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     from qa_eval.leaderboard import write_leaderboard
+    from qa_eval.results import results_folder
     from qa_eval.store import check_writable
 
+    results_folder(Path(args.results))
     check_writable(Path(args.out), "--out folder")
     for f in write_leaderboard(Path(args.results), Path(args.out)):
         print(f)
@@ -263,8 +275,10 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
 def cmd_paper_table(args: argparse.Namespace) -> int:
     from qa_eval.paper import write_paper_table
+    from qa_eval.results import results_folder
     from qa_eval.store import check_writable
 
+    results_folder(Path(args.results))
     check_writable(Path(args.out), "--out folder")
     for f in write_paper_table(Path(args.results), Path(args.out)):
         print(f)
@@ -272,11 +286,15 @@ def cmd_paper_table(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from qa_eval.compare import compare_paths, print_comparison
+    from qa_eval.compare import compare_paths, markdown_comparison, print_comparison
 
-    rows = compare_paths(Path(args.baseline), Path(args.candidate), args.tolerance, args.allow_different_data)
-    if args.json:
-        print(json.dumps([r.__dict__ for r in rows], indent=2))
+    rows = compare_paths(Path(args.baseline), Path(args.candidate), args.tolerance, args.allow_different_data,
+                         args.fail_on, args.seed)
+    fmt = "json" if args.json else args.format
+    if fmt == "json":
+        print(json.dumps([r.to_dict() for r in rows], indent=2))
+    elif fmt == "markdown":
+        print(markdown_comparison(rows, args.fail_on), end="")
     else:
         print_comparison(rows)
     return 1 if any(r.regressed for r in rows) else 0

@@ -1,9 +1,10 @@
 """`qa-eval leaderboard`: every metrics.json under a folder -> Markdown, CSV, HTML, radar PNG.
 
 One row per (model, checkpoint revision, task, source, scorer, metric). When several runs fill
-the same row (a rerun, or another --limit), the newest metrics.json wins, and the page says so.
-The paper's number and the difference stand beside each measured value. The HTML page is
-self-contained (the radar chart is embedded) and escapes every string.
+the same row (a rerun, or another --limit), the run over more samples wins, then the newest
+(`qa_eval.results.preferred`): a --limit run never replaces a full one. Every format shows n.
+The paper's number and the difference stand beside each value scored as the paper scored it.
+The HTML page is self-contained (the radar chart is embedded) and escapes every string.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ import csv
 import html
 from pathlib import Path
 
-from qa_eval.report import ResultRow, read_metrics, result_rows
+from qa_eval.report import ResultRow, result_rows
+from qa_eval.results import preferred, read_results
 from qa_eval.scoring import declared_metric
 
 RULE = ("One row per model, checkpoint revision, task, source, scorer and metric; when several runs "
-        "fill the same row, the newest metrics.json wins.")
-TITLE_RULE = "one row per model, checkpoint, task, source, scorer, metric; the newest run wins a row"
+        "fill the same row, the run over more samples wins, then the newest metrics.json.")
+TITLE_RULE = ("one row per model, checkpoint, task, source, scorer, metric; the run over the most samples, "
+              "then the newest, wins a row")
 HEADER = ["model", "task", "source", "metric", "value", "95% CI", "paper", "diff", "n", "failed", "scorer",
           "checkpoint"]
 CSV_HEADER = ["model", "task", "source", "metric", "value", "ci95_low", "ci95_high", "paper", "diff", "n",
@@ -26,17 +29,15 @@ CSV_HEADER = ["model", "task", "source", "metric", "value", "ci95_low", "ci95_hi
 
 
 def collect(results_dir: Path) -> list[tuple[ResultRow, Path]]:
-    """Every row of every metrics.json under `results_dir`, the newest file winning per row key;
-    sorted by model, checkpoint, task, source, metric."""
-    newest: dict[tuple, tuple[float, ResultRow, Path]] = {}
-    for path in sorted(results_dir.rglob("metrics.json")):
-        mtime = path.stat().st_mtime
-        for row in result_rows(read_metrics(path)):
+    """Every row of every metrics.json under `results_dir`, one run per row key (`preferred`);
+    sorted by model, checkpoint, task, source, metric. ConfigError when the folder is missing."""
+    candidates: dict[tuple, list[tuple[tuple[ResultRow, Path], int, float]]] = {}
+    for result in read_results(results_dir):
+        for row in result_rows(result):
             key = (row.model, row.revision, row.task, row.source, row.scorer, row.metric)
-            if key not in newest or mtime > newest[key][0]:
-                newest[key] = (mtime, row, path)
-    ordered = sorted(newest.items(), key=lambda kv: tuple(str(k) for k in kv[0]))
-    return [(row, path) for _, (_, row, path) in ordered]
+            candidates.setdefault(key, []).append(((row, result.path), row.n, result.mtime))
+    ordered = sorted(candidates.items(), key=lambda kv: tuple(str(k) for k in kv[0]))
+    return [preferred(found)[0] for _, found in ordered]
 
 
 def write_leaderboard(results_dir: Path, out_dir: Path) -> list[Path]:
@@ -62,6 +63,12 @@ def write_leaderboard(results_dir: Path, out_dir: Path) -> list[Path]:
     return written
 
 
+def n_label(counts: set[int]) -> str:
+    """"n = 31" or "n = 4–2620": how many samples a model's plotted values rest on."""
+    lo, hi = min(counts), max(counts)
+    return f"n = {lo}" if lo == hi else f"n = {lo}–{hi}"
+
+
 def checkpoint_label(r: ResultRow) -> str:
     """The checkpoint a row was measured on: its model id and a short revision."""
     rev = (r.revision or "").removeprefix("sha256:")[:12]
@@ -71,7 +78,7 @@ def checkpoint_label(r: ResultRow) -> str:
 def _cells(r: ResultRow) -> list[str]:
     ci = f"[{r.fmt(r.ci95[0])}, {r.fmt(r.ci95[1])}]" if r.ci95 else ""
     return [r.model, r.task, r.source, r.metric, r.fmt(r.value), ci, "" if r.paper is None else r.fmt(r.paper),
-            "" if r.diff is None else f"{r.diff:+.4f}", str(r.n), str(r.n_failed), r.scorer or "",
+            r.fmt_diff(), str(r.n), str(r.n_failed), r.scorer or "",
             checkpoint_label(r)]
 
 
@@ -109,6 +116,7 @@ def radar_png(rows: list[ResultRow]) -> bytes | None:
 
     axes: dict[str, radar.Axis] = {}
     series: dict[str, dict[str, float]] = {}
+    counts: dict[str, set[int]] = {}  # the n of a model's values, shown in its legend
     paper: dict[str, float] = {}
     for r in rows:
         key = f"{r.task}/{r.source}/{r.metric}"
@@ -118,9 +126,10 @@ def radar_png(rows: list[ResultRow]) -> bytes | None:
         if r.value is not None:
             label = r.model + (f" @ {checkpoint_label(r)}" if r.revision else "")
             series.setdefault(label, {})[key] = r.value
+            counts.setdefault(label, set()).add(r.n)
         if r.paper is not None:
             paper[key] = r.paper
-    lines = [radar.Series(name, values) for name, values in series.items()]
+    lines = [radar.Series(f"{name} ({n_label(counts[name])})", values) for name, values in series.items()]
     if paper:
         lines.append(radar.Series("paper (Qwen-Audio)", paper, linestyle="--"))
     images = radar.render(list(axes.values()), lines, title="qa-eval: each axis scaled to its best value")

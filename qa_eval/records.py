@@ -139,6 +139,25 @@ class Generation:
 
 
 @dataclass(frozen=True, slots=True)
+class SampleStatistics:
+    """One source's per-sample statistics, as the scorer computed them (what a paired comparison
+    resamples): the sample ids, one statistics row per id, and the source-wide facts."""
+
+    ids: tuple[str, ...]
+    rows: tuple[tuple[float, ...], ...]
+    facts: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        rows = [[int(x) if float(x).is_integer() else float(x) for x in r] for r in self.rows]
+        return {"ids": list(self.ids), "rows": rows, "facts": dict(self.facts)}
+
+    @classmethod
+    def from_dict(cls, row: Mapping[str, Any]) -> "SampleStatistics":
+        return cls(tuple(map(str, row["ids"])), tuple(tuple(float(x) for x in r) for r in row["rows"]),
+                   row.get("facts") or {})
+
+
+@dataclass(frozen=True, slots=True)
 class SourceMetrics:
     """Metrics of one source: `values` by metric name (None = could not be computed, see notes)."""
 
@@ -147,6 +166,7 @@ class SourceMetrics:
     n_failed: int
     ci95: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     details: Mapping[str, Any] = field(default_factory=dict)  # e.g. S/D/I counts, bleu signature
+    samples: SampleStatistics | None = None  # what the values were reduced from (not in to_dict)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = dict(self.values)
@@ -157,11 +177,3 @@ class SourceMetrics:
         if self.details:
             out["details"] = dict(self.details)
         return out
-
-    @classmethod
-    def from_dict(cls, row: Mapping[str, Any]) -> "SourceMetrics":
-        values = {
-            k: v for k, v in row.items() if k not in ("n", "n_failed", "ci95", "details")
-        }
-        ci = {k: (float(v[0]), float(v[1])) for k, v in row.get("ci95", {}).items()}
-        return cls(values, int(row.get("n", 0)), int(row.get("n_failed", 0)), ci, row.get("details", {}))

@@ -169,6 +169,16 @@ def _keep(src: Path, dest: Path) -> None:
     src.replace(dest)
 
 
+def read_run_info(folder: Path) -> dict[str, Any]:
+    """A run folder's run.json (the fingerprint's inputs: task, model, checkpoint, revision, ...);
+    {} when there is none or it cannot be read."""
+    try:
+        info = json.loads((Path(folder) / RUN_INFO).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
 def shard_name(rank: int) -> str:
     return f"predictions.rank{rank}.jsonl"
 

@@ -90,6 +90,18 @@ class TaskSpec:
             raise ConfigError(f"task {self.name}: unknown family {self.family!r} "
                               f"(known: {', '.join(task_families.FAMILIES)})")
 
+    @property
+    def scorers(self) -> tuple[str, ...]:
+        """The scorers that apply to this task: its family's (its own first)."""
+        family_scorers = task_families.FAMILIES[self.family].scorers if self.family else ()
+        return tuple(dict.fromkeys((self.scorer, *family_scorers)))
+
+    def check_scorer(self, name: str) -> None:
+        """ConfigError when scorer `name` does not apply to this task (checked before any model loads)."""
+        if name not in self.scorers:
+            kind = f"{self.family} tasks" if self.family else f"task {self.name}"
+            raise ConfigError(f"scorer {name!r} does not apply to {kind}: use {' or '.join(self.scorers)}")
+
     def canonical_source(self, raw: str) -> str | None:
         """The declared source that `raw` names, or None when it names none or several.
 

@@ -52,7 +52,10 @@ def radar_series(table: PaperTable, runs: MeasuredRuns) -> tuple[list[radar.Axis
         def measured(m: Measure, col: str = col) -> float | None:
             cell = runs.cells.get((col, m))
             return None if cell is None else cell.value
-        series.append(radar.Series(col, values(measured)))
+        counts = {c.n for (heading, _), c in runs.cells.items() if heading == col and c.value is not None}
+        label = f"{col} (n = {min(counts)}–{max(counts)})" if len(counts) > 1 else (
+            f"{col} (n = {counts.pop()})" if counts else col)
+        series.append(radar.Series(label, values(measured)))
     return axes, series
 
 

@@ -25,6 +25,7 @@ th.model{{writing-mode:vertical-rl;transform:rotate(180deg);text-align:left;padd
 th.group{{background:#c5d3ea}}
 td.num{{text-align:right}}
 td.measured{{background:{MEASURED_BG}}}
+small.n{{color:#667;font-size:10px}}
 td.qwen{{background:{QWEN_BG}}}
 td[title]{{text-decoration:underline dotted #889;cursor:help}}
 tr.first td{{border-top:2px solid #7a8597}}
@@ -38,7 +39,8 @@ def _td(cell: Cell, kind: str) -> str:
     classes = f"num {kind}".strip()
     title = f' title="{escape(cell.hover)}"' if cell.hover else ""
     text = escape(cell.text)
-    return f'<td class="{classes}"{title}>{f"<strong>{text}</strong>" if cell.bold else text}</td>'
+    n = f'<small class="n">{escape(cell.n_text)}</small>' if cell.n_text else ""
+    return f'<td class="{classes}"{title}>{f"<strong>{text}</strong>" if cell.bold else text}{n}</td>'
 
 
 def _head(grid: Grid) -> str:

@@ -39,7 +39,7 @@ def to_markdown(grid: Grid, radar_file: str) -> str:
         return s.replace("|", "\\|")
 
     def value(c) -> str:
-        return f"**{c.text}**" if c.bold else c.text
+        return (f"**{c.text}**" if c.bold else c.text) + c.n_text
 
     lines = ["| " + " | ".join(esc(h) for h in headings(grid)) + " |",
              "|" + "---|" * len(FIXED) + "--:|" * len(grid.columns)]
@@ -63,7 +63,7 @@ def tex(s: str) -> str:
 
 def _latex_row(grid: Grid, i: int, gr: GridRow) -> str:
     cells = [tex(c) for c in fixed_cells(grid, i)]
-    cells += [rf"\textbf{{{tex(c.text)}}}" if c.bold else tex(c.text) for c in gr.cells]
+    cells += [(rf"\textbf{{{tex(c.text)}}}" if c.bold else tex(c.text)) + tex(c.n_text) for c in gr.cells]
     rule = r"\midrule" + "\n" if i and grid.rows[i - 1].row.task != gr.row.task else ""
     return rule + " & ".join(cells) + r" \\"
 

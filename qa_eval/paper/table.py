@@ -20,6 +20,12 @@ class Cell:
     text: str               # as displayed ("2.0", "–")
     bold: bool              # best value of its row
     hover: str | None       # the 95 % interval and provenance of a measured value
+    n: int | None = None    # samples behind a measured value (shown beside it in every format)
+
+    @property
+    def n_text(self) -> str:
+        """" (n=2620)" after a measured value, "" elsewhere."""
+        return "" if self.n is None or self.text == MISSING else f" (n={self.n})"
 
 
 @dataclass(frozen=True)
@@ -85,11 +91,14 @@ def build_grid(table: PaperTable, runs: MeasuredRuns, results_dir: Path) -> Grid
         texts: list[str] = [MISSING if (t := row.printed.get(m, "-")) == "-" else t
                             for m in table.models]
         hovers: list[str | None] = [None] * len(texts)
+        counts: list[int | None] = [None] * len(texts)
         for col in runs.columns:
             m = runs.cells.get((col, row.measure))
             texts.append(measured_text(row, None if m is None else m.value))
             hovers.append(None if m is None else _hover(row, m, results_dir))
-        rows.append(GridRow(row, tuple(Cell(t, b, h) for t, b, h in zip(texts, _best(row, texts), hovers))))
+            counts.append(None if m is None else m.n)
+        rows.append(GridRow(row, tuple(Cell(t, b, h, n) for t, b, h, n
+                                       in zip(texts, _best(row, texts), hovers, counts))))
     return Grid(table.title, table.baselines, runs.columns, dict(table.models), tuple(rows),
                 _notes(table, runs))
 
@@ -114,9 +123,13 @@ def _notes(table: PaperTable, runs: MeasuredRuns) -> tuple[str, ...]:
     ]
     if runs.columns:
         notes.append(
-            "Measured columns: qa-eval metrics.json files; WER is shown in % (fraction × 100) like "
-            "the paper; hover a value in the HTML page for its 95 % interval. Where several files "
-            "fill the same model, revision and row, the newest file wins"
-            + (f" ({runs.superseded} older value(s) set aside)." if runs.superseded else ".")
+            "Measured columns: qa-eval metrics.json files, each value with the number of samples it "
+            "rests on (n); WER is shown in % (fraction × 100) like the paper; hover a value in the "
+            "HTML page for its 95 % interval. Where several files fill the same model, revision and "
+            "row, the run over more samples wins, then the newest file"
+            + (f" ({runs.superseded} other value(s) set aside)." if runs.superseded else ".")
         )
+    if runs.other_scorer:
+        notes.append(f"{runs.other_scorer} result(s) scored with another scorer than the paper's "
+                     "(e.g. wer-normalized) are left out: the paper's numbers were not computed that way.")
     return tuple(notes)

@@ -11,7 +11,7 @@ from qa_eval.distributed import World
 from qa_eval.errors import RunFailedError
 from qa_eval.metrics import failed_fraction, metrics_document, score_predictions
 from qa_eval.provenance import hardware
-from qa_eval.run.loop import Timing
+from qa_eval.run.loop import Timing, run_totals
 from qa_eval.run.meta import RunMeta, failure_reasons
 from qa_eval.run.plan import RunPlan, make_plan
 from qa_eval.run.request import RunRequest
@@ -61,13 +61,21 @@ def evaluate(req: RunRequest, log: Callable[[str], None] = stderr_log) -> tuple[
 
 
 def run_meta(plan: RunPlan, world_size: int, timings: list[Timing], n_stored: int, predictions) -> RunMeta:
+    """The provenance block. Timing, batch size and truncation come from the scored predictions
+    themselves (what each row records), so a resumed or re-scored run reports the whole run; the
+    batching details of this invocation are added when it generated anything."""
     req = plan.request
+    totals = run_totals(predictions)
+    timing = totals["timing"]
+    if timing is not None and timings:
+        invocation = Timing.combine(timings)
+        timing = {**{k: v for k, v in invocation.items() if k not in timing}, **timing}
     return RunMeta(
-        model=plan.adapter.describe(), batch_size=req.batch_size, max_audio_s=req.max_audio_s,
-        world_size=world_size, generation=plan.generation.to_dict(), prompt_hash=plan.prompt_hash,
-        fingerprint=plan.fingerprint, manifest_sha256=plan.manifest_sha256, data_sha256=plan.data_sha256,
-        audio_decoder=plan.decoder, libraries=plan.identity["libraries"], n_samples=len(plan.samples), n_stored=n_stored, limit=req.limit,
-        seed=req.seed, hardware=hardware(), timing=Timing.combine(timings) if timings else None,
-        n_truncated_audio=sum(t.n_truncated_audio for t in timings),
-        failure_reasons=failure_reasons(predictions),
+        model=plan.adapter.describe(),
+        batch_size=req.batch_size if totals["batch_size"] is None else totals["batch_size"],
+        max_audio_s=req.max_audio_s, world_size=world_size, generation=plan.generation.to_dict(),
+        prompt_hash=plan.prompt_hash, fingerprint=plan.fingerprint, manifest_sha256=plan.manifest_sha256,
+        data_sha256=plan.data_sha256, audio_decoder=plan.decoder, libraries=plan.identity["libraries"],
+        n_samples=len(plan.samples), n_stored=n_stored, limit=req.limit, seed=req.seed, hardware=hardware(),
+        timing=timing, n_truncated_audio=totals["n_truncated_audio"], failure_reasons=failure_reasons(predictions),
     )

@@ -4,18 +4,22 @@ Audio is decoded in worker processes, two batches ahead of the model. Every batc
 and flushed before the next starts. `BatchRunner` is the only place that handles a failing
 `adapter.generate`: out of memory -> split the batch and remember the size that fitted; any
 other exception -> split until the failing sample stands alone, and record it as failed.
-Timing covers `adapter.generate` only (decoding overlaps with it and is not counted).
+Timing covers `adapter.generate` only (decoding overlaps with it and is not counted). Each
+prediction row records what produced it (`generate_s`: its share of its batch's generation
+time, `audio_s`: the decoded seconds, `batch_rows` and the requested `batch_size`), so that a
+resumed or re-scored run reports the timing and settings of all its predictions (`run_totals`).
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sys
 import time
 from collections import deque
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -96,6 +100,37 @@ def free_accelerator_cache() -> None:
         torch.cuda.empty_cache()
 
 
+def run_totals(predictions: Sequence[Prediction]) -> dict[str, Any]:
+    """Timing, batch sizes and truncation of a whole run, from what its stored predictions
+    record (every invocation that made them, resumed ones included): `timing` (audio seconds,
+    generation seconds summed over processes, RTFx), `batch_size` (the requested size, or
+    {size: predictions} when several made them; None when no row records it) and
+    `n_truncated_audio`."""
+    timed = [p.extra for p in predictions if isinstance(p.extra.get("generate_s"), (int, float))]
+    audio = sum(float(e.get("audio_s") or 0.0) for e in timed)
+    wall = sum(float(e["generate_s"]) for e in timed)
+    sizes: dict[str, int] = {}
+    for e in timed:
+        sizes[str(e.get("batch_size"))] = sizes.get(str(e.get("batch_size")), 0) + 1
+    if not sizes:
+        batch_size: Any = None
+    elif len(sizes) == 1:
+        (only,) = sizes
+        batch_size = int(only) if only.isdigit() else only
+    else:
+        batch_size = sizes
+    timing = {
+        "audio_s": round(audio, 3), "wall_s": round(wall, 3),
+        "rtfx": round(audio / wall, 3) if wall > 0 else None,
+        "samples_per_s": round(len(timed) / wall, 3) if wall > 0 else None,
+        "n_timed_samples": len(timed),
+        "measured": "inside adapter.generate, summed over the predictions of every invocation and "
+                    "process (audio decoding overlaps in workers and is not counted)",
+    }
+    return {"timing": timing if timed else None, "batch_size": batch_size,
+            "n_truncated_audio": sum(bool(p.extra.get("truncated_audio")) for p in predictions)}
+
+
 @dataclass
 class Timing:
     """Audio seconds and wall seconds spent inside adapter.generate."""
@@ -147,14 +182,24 @@ def decoder_pool(num_workers: int) -> Executor:
     if num_workers <= 0:
         return InlineExecutor()
     return ProcessPoolExecutor(num_workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_ignore_interrupts)
+                               initializer=_worker_setup, initargs=(os.getpid(),))
 
 
-def _ignore_interrupts() -> None:
-    """Workers leave Ctrl-C to the main process (no worker tracebacks on interrupt)."""
+def _worker_setup(parent_pid: int) -> None:
+    """A decoding worker leaves Ctrl-C to the main process (no worker tracebacks on interrupt)
+    and ends with it, however it ends (SIGKILL included): on Linux the kernel sends the worker
+    SIGKILL when its parent dies (PR_SET_PDEATHSIG); a worker whose parent is already gone exits.
+    With every worker gone, multiprocessing's resource tracker sees its pipe close and exits too."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent_pid:
+        os._exit(1)
 
 
 def prefetched(batches: Sequence[list[Sample]], pool: Executor, decoder: str,
@@ -176,13 +221,16 @@ def prefetched(batches: Sequence[list[Sample]], pool: Executor, decoder: str,
         yield item
 
 
-def make_prediction(sample: Sample, prompt: str, gen: Generation) -> Prediction:
-    """The predictions.jsonl row of one sample."""
+def make_prediction(sample: Sample, prompt: str, gen: Generation, produced: Mapping[str, Any] | None = None
+                    ) -> Prediction:
+    """The predictions.jsonl row of one sample; `produced`: how (generate_s, audio_s, batch_rows,
+    batch_size)."""
     extra: dict[str, Any] = {k: sample.fields[k] for k in COPIED_FIELDS if k in sample.fields}
     extra.update(
         audio=list(sample.audio) if len(sample.audio) > 1 else sample.audio[0],
         duration_s=None if sample.duration_s is None else round(sample.duration_s, 3),
         prompt=prompt,
+        **(produced or {}),
     )
     if gen.n_new_tokens is not None:
         extra["n_new_tokens"] = gen.n_new_tokens
@@ -202,6 +250,7 @@ class LoopSettings:
     max_audio_s: float | None = None
     memory: MemoryBudget | None = None
     show_progress: bool = True
+    requested: int | str | None = None  # --batch-size as given (a number or "auto"), recorded per row
 
 
 def run_batches(adapter: ModelAdapter, samples: Sequence[Sample], prompts: Callable[[Sample], str],
@@ -231,10 +280,14 @@ def run_batches(adapter: ModelAdapter, samples: Sequence[Sample], prompts: Calla
             if inputs:
                 start = time.perf_counter()
                 generations = runner(inputs)
-                timing.wall_s += time.perf_counter() - start
+                spent = time.perf_counter() - start
+                timing.wall_s += spent
                 for item, gen in zip(inputs, generations):
-                    rows[item.sample.id] = make_prediction(item.sample, item.prompt, gen)
-                    audio_s += sum(len(w) for w in item.waveforms) / SAMPLE_RATE
+                    seconds = sum(len(w) for w in item.waveforms) / SAMPLE_RATE
+                    produced = {"generate_s": round(spent / len(inputs), 6), "audio_s": round(seconds, 3),
+                                "batch_rows": len(inputs), "batch_size": settings.requested or settings.batch_size}
+                    rows[item.sample.id] = make_prediction(item.sample, item.prompt, gen, produced)
+                    audio_s += seconds
                     timing.n_samples += 1
                     timing.n_truncated_audio += bool(gen.info.get("truncated_audio"))
             timing.audio_s += audio_s

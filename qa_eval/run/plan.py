@@ -72,8 +72,9 @@ def make_plan(req: RunRequest, options: ModelOptions | None = None) -> RunPlan:
     task = load_task(req.task, req.task_file)
     adapter = registry.load("model", req.model)(options or req.options)
     scorer_name = req.scorer or task.scorer
-    scorer_options = registry.load("scorer", scorer_name).resolve_options(
-        {**dict(task.scorer_options), **dict(req.scorer_options)})
+    scorer = registry.load("scorer", scorer_name)  # an unknown name: suggestions first
+    task.check_scorer(scorer_name)
+    scorer_options = scorer.resolve_options({**dict(task.scorer_options), **dict(req.scorer_options)})
     generation = GenerationConfig(req.max_new_tokens or adapter.max_new_tokens or task.max_new_tokens,
                                   req.min_new_tokens)
     all_samples, manifest_sha = load_samples(task, req)

@@ -24,7 +24,7 @@ class Progress:
         self.done = self.failed = 0
         self.audio_s = self.wall_s = 0.0
         self._bar = None
-        self._last_line = time.monotonic()
+        self._start = self._last_line = time.monotonic()
         if self.enabled and _terminal_columns() > 0:
             from tqdm import tqdm
 
@@ -44,7 +44,13 @@ class Progress:
             self._bar.update(n)
         elif time.monotonic() - self._last_line >= LOG_EVERY_S or self.done == self.total:
             self._last_line = time.monotonic()
-            self.log(f"progress: {self.done}/{self.total} samples, {self._postfix()}")
+            self.log(f"progress: {self.done}/{self.total} samples, {self._postfix()}, {self._left()}")
+
+    def _left(self) -> str:
+        """"elapsed 1:02, left ~3:10" (the rest at the pace so far)."""
+        elapsed = time.monotonic() - self._start
+        left = elapsed / self.done * (self.total - self.done) if self.done else None
+        return f"elapsed {_clock(elapsed)}, left " + ("?" if left is None else f"~{_clock(left)}")
 
     def _postfix(self) -> str:
         rate = f"{self.audio_s / self.wall_s:.1f}" if self.wall_s > 0 else "-"
@@ -54,6 +60,13 @@ class Progress:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+def _clock(seconds: float) -> str:
+    """1:02 or 1:02:03."""
+    s = int(round(seconds))
+    h, m = divmod(s // 60, 60)
+    return f"{h}:{m:02d}:{s % 60:02d}" if h else f"{m}:{s % 60:02d}"
 
 
 def _terminal_columns() -> int:

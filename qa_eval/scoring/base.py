@@ -16,6 +16,7 @@ the same rows to 95 % intervals. No second pass over the predictions, no cache.
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping, Sequence
@@ -23,7 +24,7 @@ from typing import Any, ClassVar, Mapping, Sequence
 import numpy as np
 
 from qa_eval.errors import ConfigError, ScorerError
-from qa_eval.records import Prediction, SourceMetrics
+from qa_eval.records import Prediction, SampleStatistics, SourceMetrics
 
 N_RESAMPLES = 1000  # bootstrap resamples behind every `ci95`
 _CHUNK_CELLS = 4_000_000  # resample-by-sample cells drawn at once (bounds memory to ~32 MB)
@@ -65,6 +66,7 @@ class Scorer(ABC):
     version: str = "1"
     metrics: ClassVar[tuple[Metric, ...]] = ()
     option_defaults: ClassVar[Mapping[str, Any]] = {}
+    location_options: ClassVar[tuple[str, ...]] = ()  # options that say where a resource is, not how to score
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -136,12 +138,37 @@ class Scorer(ABC):
             sums = self.column_sums(stats.rows)
             ci = self._intervals(stats, seed) if bootstrap else {}
             out[source] = SourceMetrics(self.reduce(sums, stats.facts), len(preds), len(preds) - len(ok), ci,
-                                        self.details(sums, stats.facts))
+                                        self.details(sums, stats.facts), sample_statistics(ok, stats))
         return out
 
     def intervals(self, preds: Sequence[Prediction], seed: int = 0, **options: Any) -> dict[str, tuple[float, float]]:
         """95 % bootstrap intervals of one source's successful predictions."""
         return self._intervals(self.statistics(preds, self.resolve_options(options)), seed)
+
+    def paired_differences(self, base: SampleStatistics, cand: SampleStatistics,
+                           seed: int = 0) -> dict[str, tuple[float, float, float, int]]:
+        """metric -> (candidate - baseline, 95 % low, 95 % high, n) over the samples both scored:
+        the same seeded bootstrap resamples of the paired rows reduced for each side, the
+        interval from the percentiles of the differences (compare's significance test)."""
+        at = {sample_id: k for k, sample_id in enumerate(cand.ids)}
+        pairs = [(k, at[sample_id]) for k, sample_id in enumerate(base.ids) if sample_id in at]
+        if not pairs:
+            return {}
+        b = np.asarray(base.rows, dtype=np.float64)[[k for k, _ in pairs]]
+        c = np.asarray(cand.rows, dtype=np.float64)[[j for _, j in pairs]]
+        point_b, point_c = self.reduce(self.column_sums(b), base.facts), self.reduce(self.column_sums(c), cand.facts)
+        sums = bootstrap_sums(np.concatenate([b, c], axis=1), seed)
+        resampled = [(self.reduce(s[:b.shape[1]], base.facts), self.reduce(s[b.shape[1]:], cand.facts)) for s in sums]
+        out = {}
+        for m in self.metrics:
+            if point_b.get(m.name) is None or point_c.get(m.name) is None:
+                continue
+            diffs = [np.nan if x.get(m.name) is None or y.get(m.name) is None else y[m.name] - x[m.name]
+                     for x, y in resampled]
+            ci = percentile_ci(diffs)
+            if ci is not None:
+                out[m.name] = (float(point_c[m.name] - point_b[m.name]), ci[0], ci[1], len(pairs))
+        return out
 
     def _intervals(self, stats: SampleStats, seed: int) -> dict[str, tuple[float, float]]:
         resampled = [self.reduce(row, stats.facts) for row in bootstrap_sums(stats.rows, seed)]
@@ -157,6 +184,14 @@ class Scorer(ABC):
 # ---------------------------------------------------------------------------------------------
 # Helpers for the metric families (pure; numpy only).
 # ---------------------------------------------------------------------------------------------
+
+
+def sample_statistics(preds: Sequence[Prediction], stats: SampleStats) -> SampleStatistics:
+    """The statistics rows with their sample ids and JSON-safe facts (kept in metrics.json)."""
+    rows = np.asarray(stats.rows, dtype=np.float64)
+    rows = rows[:, None] if rows.ndim == 1 else rows
+    facts = json.loads(json.dumps(dict(stats.facts), default=str))
+    return SampleStatistics(tuple(p.id for p in preds), tuple(tuple(float(x) for x in r) for r in rows), facts)
 
 
 def where(p: Prediction) -> str:

@@ -181,6 +181,7 @@ class CaptionScorer(Scorer):
         Metric("spider", higher_is_better=True, tolerance=0.015),
     )
     option_defaults = {"spice_dir": None}
+    location_options = ("spice_dir",)
 
     def statistics(self, preds: Sequence[Prediction], options: Mapping[str, Any]) -> SampleStats:
         refs = []

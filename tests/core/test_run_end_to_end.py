@@ -244,3 +244,51 @@ def _descendants(root: int) -> list[int]:
             out.append(child)
             todo.append(child)
     return out
+
+
+def _children(pid: int) -> list[int]:
+    """Every descendant of `pid` (from /proc)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, pp in parents.items() if pp == p]
+        found += kids
+        todo += kids
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has ended; only its exit status is left
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_decoding_workers_end_with_the_run(tmp_path: Path, sig) -> None:
+    cmd = [*QA_EVAL, "run", "--task", "librispeech-sample", "--model", "whisper-tiny.en", "--device", "cpu",
+           "--batch-size", "1", "--out", str(tmp_path / "run"), "--results", str(tmp_path), "--no-leaderboard",
+           "--num-workers", "2", "--no-progress"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pred_file = tmp_path / "run" / "predictions.jsonl"
+    deadline = time.time() + 600
+    while time.time() < deadline and not (pred_file.is_file() and pred_file.read_text().count("\n") >= 1):
+        if proc.poll() is not None:
+            pytest.fail("run ended before it could be killed")
+        time.sleep(0.05)
+    workers = _children(proc.pid)
+    assert len(workers) >= 2, workers  # the decoding workers (and the resource tracker)
+    os.kill(proc.pid, sig)
+    proc.wait()
+    time.sleep(5)
+    assert [w for w in workers if _alive(w)] == []

@@ -158,3 +158,39 @@ def test_metrics_json_lists_the_library_versions(tmp_path: Path) -> None:
     libraries = json.loads((out / "metrics.json").read_text())["meta"]["libraries"]
     assert {"torch", "numpy", "tiktoken", "rapidfuzz"} <= set(libraries)  # the model's and the scorer's
     assert libraries["torch"].split("+")[0] == __import__("torch").__version__.split("+")[0]
+
+
+# --- reruns: what they redo, and what they report --------------------------------------------------
+
+
+def test_retry_failed_runs_the_failed_samples_again_and_only_then(tmp_path: Path) -> None:
+    audio = ROOT / "tasks" / "data" / "librispeech_sample"
+    rows = [json.loads(r) for r in (audio / "manifest.jsonl").read_text().splitlines()[:3]]
+    late = tmp_path / "late.flac"  # missing at first: its sample fails
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps({**r, "audio": str(late if i == 1 else audio / r["audio"])}) + "\n"
+                                for i, r in enumerate(rows)))
+    req = _request(tmp_path, manifest=str(manifest), out_dir=str(tmp_path / "run"), max_failed_fraction=1.0)
+    doc, out = evaluate(req, log=lambda *_: None)
+    assert doc["per_source"]["librispeech_sample"]["n_failed"] == 1
+    shutil.copy(audio / rows[1]["audio"], late)
+    logs: list[str] = []
+    doc, _ = evaluate(req, log=logs.append)  # a plain rerun keeps the failure
+    assert "3 already done, 0 to run" in logs[0] and doc["per_source"]["librispeech_sample"]["n_failed"] == 1
+    logs.clear()
+    doc, _ = evaluate(replace(req, retry_failed=True), log=logs.append)
+    assert "2 already done, 1 to run" in logs[0] and doc["per_source"]["librispeech_sample"]["n_failed"] == 0
+
+
+def test_a_rerun_reports_the_whole_run_from_the_stored_predictions(tmp_path: Path) -> None:
+    """Timing, batch size and truncation of a run that generated nothing this time come from
+    the predictions, as the invocations that made them recorded them."""
+    req = _request(tmp_path, out_dir=str(tmp_path / "run"), batch_size=2)
+    first, out = evaluate(req, log=lambda *_: None)
+    again, _ = evaluate(replace(req, batch_size=7), log=lambda *_: None)  # 0 to run
+    for key in ("audio_s", "wall_s", "rtfx", "n_timed_samples"):
+        assert again["meta"]["timing"][key] == first["meta"]["timing"][key], key
+    assert first["meta"]["batch_size"] == again["meta"]["batch_size"] == 2
+    assert again["meta"]["n_truncated_audio"] == first["meta"]["n_truncated_audio"] == 0
+    stored = [json.loads(r) for r in (out / "predictions.jsonl").read_text().splitlines()]
+    assert all(r["batch_size"] == 2 and r["batch_rows"] in (1, 2) and r["generate_s"] > 0 for r in stored)

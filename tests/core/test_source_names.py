@@ -24,6 +24,7 @@ from qa_eval.manifest import canonical_sources, load_manifest
 from qa_eval.metrics import metrics_document, score_predictions
 from qa_eval.records import Prediction
 from qa_eval.report import result_rows
+from qa_eval.results import RunResult
 from qa_eval.task import TaskSpec, UnknownSourceWarning
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -234,7 +235,7 @@ def test_run_then_score_then_leaderboard(official_manifest: Path, tmp_path: Path
     assert (per_source["librispeech_test_clean"]["n"], per_source["librispeech_test_clean"]["n_failed"]) == (2, 1)
     assert per_source["my_accented_set"]["n"] == 2 and per_source["my_accented_set"]["wer"] == 0.0
 
-    paper = {r.source: r.paper for r in result_rows(doc) if r.metric == "wer"}
+    paper = {r.source: r.paper for r in result_rows(RunResult.from_dict(doc)) if r.metric == "wer"}
     assert paper == {"librispeech_test_clean": 0.020, "librispeech_dev_other": 0.040, "my_accented_set": None}
 
     run_dir = tmp_path / "runs" / "librispeech" / "toy-model"

@@ -179,7 +179,7 @@ def test_leaderboard_keeps_one_row_per_checkpoint_and_says_which_run_wins(tmp_pa
     wer_rows = [line for line in md.splitlines() if "| wer |" in line]
     assert len(wer_rows) == 2 and any("aaaa" in r and "0.5000" in r for r in wer_rows)
     assert any("bbbb" in r and "0.2500" in r for r in wer_rows)
-    assert "newest run wins" in md and "checkpoint" in md.splitlines()[2]
+    assert "the run over the most samples, then the newest, wins a row" in md and "checkpoint" in md.splitlines()[2]
 
 
 # --- 5. errors found early, one line each ----------------------------------------------------
@@ -287,6 +287,8 @@ def test_progress_lines_without_a_terminal_and_no_third_party_warnings(tmp_path:
     assert proc.returncode == 0, proc.stderr
     progress = [line for line in proc.stderr.splitlines() if line.startswith("progress:")]
     assert progress and progress[-1].startswith("progress: 4/4 samples, 0 failed")
+    assert "elapsed" in progress[-1] and "left ~0:00" in progress[-1]
+    assert "%|" not in proc.stderr, proc.stderr  # no third-party progress bar (transformers' weight loading)
     # transformers' past_key_values deprecation (a FutureWarning, or its logger's line) is gone
     assert "Warning" not in proc.stderr and "deprecated" not in proc.stderr, proc.stderr
 

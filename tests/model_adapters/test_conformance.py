@@ -98,3 +98,20 @@ def test_a_corrupt_sample_fails_alone(adapter, inputs, expected):
     got = BatchRunner(adapter, CONFIG)(batch)
     assert got[1].text is None and "NaN" in got[1].error
     assert [g.text for i, g in enumerate(got) if i != 1] == [t for i, t in enumerate(expected) if i != 1]
+
+
+def test_a_sample_the_model_fails_on_fails_alone(adapter, inputs, expected, monkeypatch):
+    """The model itself fails on one sample of the batch: the run loop halves the batch until
+    that sample stands alone, records it as failed, and decodes every other sample as usual."""
+    real = adapter.generate_batch
+    poisoned = inputs[2].sample.id
+
+    def failing(batch, config):
+        if any(item.sample.id == poisoned for item in batch):
+            raise RuntimeError("kernel failed on this sample")
+        return real(batch, config)
+
+    monkeypatch.setattr(adapter, "generate_batch", failing)
+    got = BatchRunner(adapter, CONFIG)(list(inputs))
+    assert got[2].text is None and "kernel failed on this sample" in got[2].error
+    assert [g.text for i, g in enumerate(got) if i != 2] == [t for i, t in enumerate(expected) if i != 2]

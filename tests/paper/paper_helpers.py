@@ -15,7 +15,6 @@ from qa_eval.records import Prediction
 ROOT = Path(__file__).resolve().parents[2]
 BASELINE = ROOT / "results" / "baselines" / "whisper-tiny.en" / "librispeech-sample" / "metrics.json"
 MD = ROOT / "tests" / "data" / "paper" / "table3.md"
-SHARED = ROOT.parent / "shared" / "data" / "paper" / "table3.md"
 REF = "the quick brown fox jumps over the lazy dog"  # 9 words
 
 

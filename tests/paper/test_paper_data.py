@@ -7,7 +7,7 @@ import json
 import re
 
 import pytest
-from paper_helpers import MD, SHARED, md_text, parse_md
+from paper_helpers import MD, md_text, parse_md
 
 from qa_eval import registry
 from qa_eval.errors import ConfigError
@@ -33,12 +33,6 @@ def table_blocks() -> list[dict]:
                         [r.printed[m] for r in rows]) for m in models],
         })
     return blocks
-
-
-def test_committed_copy_is_the_shared_transcription():
-    if not SHARED.is_file():
-        pytest.skip(f"{SHARED} not present (a fresh clone has only the committed copy)")
-    assert MD.read_bytes() == SHARED.read_bytes()
 
 
 def test_every_block_model_and_number_as_printed():

@@ -27,7 +27,8 @@ def md_rows(out: Path) -> tuple[list[str], list[list[str]]]:
 
 
 def plain(cell: str) -> str:
-    return cell.removeprefix("**").removesuffix("**")
+    """The value of a cell: without bold and without the " (n=N)" of a measured value."""
+    return cell.split(" (n=")[0].removeprefix("**").removesuffix("**")
 
 
 def load(path: Path) -> dict:
@@ -100,9 +101,28 @@ def test_newest_file_wins_and_the_footnote_says_so(two_model_results, two_models
     old = load(two_model_results / "alpha" / "librispeech-old" / "metrics.json")
     new_wer, old_wer = (d["per_source"]["librispeech_test_clean"]["wer"] * 100 for d in (new, old))
     assert new_wer != pytest.approx(old_wer)
-    assert float(rows[row][head.index("alpha")]) == pytest.approx(new_wer, abs=0.006)
+    assert float(plain(rows[row][head.index("alpha")])) == pytest.approx(new_wer, abs=0.006)
     text = (two_models_out / "paper_table.md").read_text(encoding="utf-8")
-    assert "the newest file wins (1 older value(s) set aside)" in text
+    assert "the run over more samples wins, then the newest file (1 other value(s) set aside)" in text
+
+
+def test_a_newer_run_over_fewer_samples_never_replaces_a_full_one(tmp_path):
+    """A --limit rerun (2 samples, newer) beside the full run (4 samples): the full run stays, in
+    the paper table and the leaderboard, and n is shown beside the value."""
+    from qa_eval.leaderboard import write_leaderboard
+
+    write(tmp_path / "full", vocalsound("gamma", "r1", right=3, wrong=1), 1_700_000_000)
+    write(tmp_path / "limit2", vocalsound("gamma", "r1", right=0, wrong=2), 1_800_000_000)
+    write_paper_table(tmp_path, tmp_path / "out")
+    head, rows = md_rows(tmp_path / "out")
+    row = next(i for i, r in enumerate(load_table().rows) if r.measure[0] == "vocalsound")
+    assert rows[row][head.index("gamma")] == "0.7500 (n=4)"
+    for name in ("paper_table.tex", "paper_table.html"):
+        assert "n=4" in (tmp_path / "out" / name).read_text(encoding="utf-8")
+    write_leaderboard(tmp_path, tmp_path / "board")
+    board = (tmp_path / "board" / "leaderboard.md").read_text(encoding="utf-8")
+    (line,) = [ln for ln in board.splitlines() if "| gamma |" in ln]
+    assert "| 0.7500 |" in line and "| 4 |" in line
 
 
 def test_best_value_per_row_is_bold(two_models_out):
@@ -113,7 +133,7 @@ def test_best_value_per_row_is_bold(two_models_out):
         best = max(present) if row.higher_is_better else min(present)
         assert [c.startswith("**") for c in cells[N_FIXED:]] == [v == best for v in values], row.measure
     ls_test_clean = rows[2]
-    assert ls_test_clean[-1] == "192.31" and not ls_test_clean[-1].startswith("**")  # beta: WER > 100 %
+    assert plain(ls_test_clean[-1]) == "192.31" and not ls_test_clean[-1].startswith("**")  # beta: WER > 100 %
 
 
 class Cells(HTMLParser):
@@ -143,7 +163,7 @@ def test_html_hover_shows_the_95_percent_interval(two_model_results, two_models_
     parser.feed((two_models_out / "paper_table.html").read_text(encoding="utf-8"))
     entry = load(two_model_results / "alpha" / "vocalsound" / "metrics.json")["per_source"]["vocalsound"]
     lo, hi = entry["ci95"]["acc"]
-    (title,) = [t for text, t in parser.cells if t and text == f"{entry['acc']:.4f}" and "alpha" in t]
+    (title,) = [t for text, t in parser.cells if t and text == f"{entry['acc']:.4f} (n=4)" and "alpha" in t]
     assert title.startswith(f"95 % CI [{lo:.4f}, {hi:.4f}]; n = 4, failed = 0; ")
     assert title.endswith(str(Path("alpha") / "vocalsound" / "metrics.json"))
     assert sum(1 for _, t in parser.cells if t) == 14  # every measured value, and only those
@@ -220,4 +240,4 @@ def test_equal_times_pick_the_later_path_deterministically(tmp_path):
     _, rows = md_rows(tmp_path / "out")
     assert plain(rows[-3][-1]) == "0.7500"
     assert os.path.exists(tmp_path / "out" / "paper_table.tex")
-    assert re.search(r"\(1 older value\(s\) set aside\)", (tmp_path / "out" / "paper_table.md").read_text())
+    assert re.search(r"\(1 other value\(s\) set aside\)", (tmp_path / "out" / "paper_table.md").read_text())
