@@ -22,7 +22,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 import numpy as np
 
@@ -83,6 +83,12 @@ class AudioInput:
     sample: Sample
     prompt: str
     waveforms: tuple[np.ndarray, ...]  # float32, 16 kHz, mono, one per audio of the sample
+    intent: PromptIntent | None = None  # what the task asked (the run sets it; None: built by hand)
+
+
+# How decoded text becomes the prediction (`ModelAdapter.output_rule`), by name.
+OUTPUT_RULES: Mapping[str, Callable[[str], str]] = {"raw": lambda text: text, "strip": str.strip,
+                                                    "lstrip": str.lstrip}
 
 
 class ModelAdapter(ABC):
@@ -94,7 +100,9 @@ class ModelAdapter(ABC):
     hub_files: ClassVar[tuple[str, ...] | None] = None  # hub download patterns (None: all files)
     audio_decoder: ClassVar[str] = "ffmpeg-s16le"  # the family's reference recipe (qa_eval.audio.DECODERS)
     max_new_tokens: ClassVar[int | None] = None  # the family's own budget for every task (None: the task's)
+    min_new_tokens: ClassVar[int] = 1  # the family's official recipe (1: the Qwen-Audio / Qwen2-Audio scripts)
     supports_compile: ClassVar[bool] = False  # honours ModelOptions.compile
+    uses_given_prompt: ClassVar[bool] = False  # puts a manifest row's own `prompt` in verbatim
     options_declared: ClassVar[tuple[AdapterOption, ...]] = ()  # what --model-option may set
     libraries: ClassVar[tuple[str, ...]] = ("torch", "numpy")  # distributions whose versions shape its outputs
 
@@ -124,6 +132,16 @@ class ModelAdapter(ABC):
             if choices and value not in choices:
                 raise ConfigError(f"{cls.family or cls.__name__}: model option {name} must be one of "
                                   f"{', '.join(choices)}, got {value!r}")
+
+    def output_rule(self, intent: PromptIntent | None) -> str:
+        """How the decoded text becomes the prediction for this intent (an OUTPUT_RULES name), as
+        the family's official eval script does it; the run records it per prediction and in
+        metrics.json. Default: "strip"."""
+        return "strip"
+
+    def finish_text(self, text: str, intent: PromptIntent | None) -> str:
+        """The decoded text with the output rule of `intent` applied."""
+        return OUTPUT_RULES[self.output_rule(intent)](text)
 
     def library_names(self) -> tuple[str, ...]:
         """The distributions whose versions shape this adapter's predictions: their versions go
@@ -241,6 +259,12 @@ class ModelAdapter(ABC):
         raise NotImplementedError(f"{cls.__name__} provides no tiny checkpoint for the conformance tests")
 
 
+# --- the decoding policy every adapter follows ------------------------------------------------
+# Greedy decoding stops a row at the first of ANY of the model's end tokens (a chat model has
+# several: <|endoftext|>, <|im_end|>, ...); none of them may be chosen before min_new_tokens;
+# the answer is the new ids before that end token; `make_generation` builds the record.
+
+
 def cut_at_end(ids: Sequence[int], end_ids: Sequence[int]) -> list[int]:
     """The new token ids before the first end id (exclusive), as ints."""
     out = []
@@ -249,3 +273,14 @@ def cut_at_end(ids: Sequence[int], end_ids: Sequence[int]) -> list[int]:
             break
         out.append(int(i))
     return out
+
+
+def make_generation(new_ids: Sequence[int], end_ids: Sequence[int], config: GenerationConfig,
+                    decode: Callable[[list[int]], str], info: Mapping[str, Any] | None = None) -> Generation:
+    """The Generation of one decoded row: the ids before its first end token, their text
+    (`decode`), and `max_new_tokens_reached` when the budget ended the row, not an end token."""
+    ids = cut_at_end(new_ids, end_ids)
+    flags = dict(info or {})
+    if len(ids) >= config.max_new_tokens:
+        flags["max_new_tokens_reached"] = True
+    return Generation(text=decode(ids), n_new_tokens=len(ids), info=flags, token_ids=tuple(ids))

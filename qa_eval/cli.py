@@ -84,7 +84,9 @@ def _add_run_parser(sub) -> None:
                         f"each batch's clip lengths (adapters with a memory estimate; default: {DEFAULT_BATCH_SIZE})")
     p.add_argument("--max-audio-s", type=positive_float, help="also cap a batch at this many padded audio seconds")
     p.add_argument("--max-new-tokens", type=positive_int, help="override the task's generation budget")
-    p.add_argument("--min-new-tokens", type=non_negative_int, default=1, help="(default: 1, as the official scripts)")
+    p.add_argument("--min-new-tokens", type=non_negative_int,
+                   help="(default: the model family's official recipe: 1 for Qwen-Audio, Qwen2-Audio and "
+                        "Whisper as their eval scripts, 0 for the chat models of hf-audio-lm as their model cards)")
     p.add_argument("--limit", type=positive_int, help="only the first N samples (predictions already stored for "
                    "other samples are kept; a replaced metrics.json is kept under previous/)")
     p.add_argument("--out", help="run folder (default: RESULTS/TASK/MODEL-FINGERPRINT)")

@@ -52,6 +52,10 @@ class PromptIntent:
     question:    the question text for kind == "question".
     labels:      for "classify", the task's labels (chat-style prompts may list them; the
                  Qwen-Audio tag prompts do not).
+    given_prompt: the manifest row's own instruction (its `prompt` field: the official
+                 Qwen2-Audio eval lists carry one per row). An adapter whose prompt format it
+                 is (`ModelAdapter.uses_given_prompt`) puts it in verbatim; the others build
+                 their prompt from the intent, and the run says so once.
 
     For "translate", audio_lang is the source and output_lang the target language. For
     "question", output_lang is the language of the question and of the expected answer.
@@ -67,6 +71,15 @@ class PromptIntent:
     label_set: str | None = None
     question: str | None = None
     labels: tuple[str, ...] = ()  # the closed label set, for prompts that list the choices
+    given_prompt: str | None = None  # the manifest row's own instruction (see the docstring)
+
+    @property
+    def key(self) -> str:
+        """The kind, or kind:label_set for the kinds a label set refines ("classify:emotion"):
+        what per-kind tables (instruction wordings, output rules) are keyed by."""
+        if self.kind in ("classify", "caption") and self.label_set:
+            return f"{self.kind}:{self.label_set}"
+        return self.kind
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

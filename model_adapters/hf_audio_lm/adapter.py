@@ -26,7 +26,7 @@ import numpy as np
 
 from model_adapters.transformers_common import TRANSFORMERS_LIBRARIES, checkpoint_json, generation_end_ids, \
     load_transformers_weights, processor_classes
-from qa_eval.adapter import AdapterOption, AudioInput, ModelAdapter, ModelOptions, cut_at_end
+from qa_eval.adapter import AdapterOption, AudioInput, ModelAdapter, ModelOptions, make_generation
 from qa_eval.audio import SAMPLE_RATE
 from qa_eval.batching import MemoryBudget
 from qa_eval.errors import AdapterError
@@ -54,6 +54,7 @@ class HfAudioLmAdapter(ModelAdapter):
     family: ClassVar[str] = "hf-audio-lm"
     preset: ClassVar[str | None] = None
     options_declared: ClassVar[tuple[AdapterOption, ...]] = OPTIONS
+    min_new_tokens: ClassVar[int] = 0  # the model cards' generate() calls set none
 
     def __init__(self, options: ModelOptions) -> None:
         super().__init__(options)  # refuses options, and values, OPTIONS does not declare
@@ -115,14 +116,11 @@ class HfAudioLmAdapter(ModelAdapter):
         tokenizer = self._processor.tokenizer
         results = []
         for item, row in zip(batch, new):
-            ids = cut_at_end(row, self._end_ids)
-            info: dict[str, Any] = {}
-            if len(ids) >= config.max_new_tokens:
-                info["max_new_tokens_reached"] = True
-            if self._window_s and any(len(w) > self._window_s * SAMPLE_RATE for w in item.waveforms):
-                info["truncated_audio"] = True
-            text = tokenizer.decode(ids, skip_special_tokens=True).strip()
-            results.append(Generation(text=text, n_new_tokens=len(ids), info=info, token_ids=tuple(ids)))
+            window = self._window_s
+            info = {"truncated_audio": True} if window and any(len(w) > window * SAMPLE_RATE
+                                                              for w in item.waveforms) else {}
+            results.append(make_generation(row, self._end_ids, config, lambda ids, item=item: self.finish_text(
+                tokenizer.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False), item.intent), info))
         return results
 
     def next_token_logits(self, batch: Sequence[AudioInput]) -> np.ndarray:
@@ -146,7 +144,7 @@ class HfAudioLmAdapter(ModelAdapter):
 
         elt = torch.finfo(getattr(torch, self.options.dtype)).bits // 8
         return memory_budget(self._model, self.spec.audio_tokens_per_s, self._window_s, elt,
-                             config.max_new_tokens, free_memory_bytes(self.options.device), self.spec.pad_to_s or 0.0)
+                             config.max_new_tokens, free_memory_bytes(self.options.device))
 
     def library_names(self) -> tuple[str, ...]:
         """transformers' stack and the packages the family's processor or model needs."""

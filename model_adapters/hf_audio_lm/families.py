@@ -87,7 +87,6 @@ class Family:
     audio_token: str | None = None  # None: audio is a content item; else this token goes into the text
     audio_in_template: bool = False  # the processor takes audio only through its chat template (Voxtral)
     cuts_audio: bool = False  # the processor pads and cuts every audio to the extractor's window
-    pad_to_s: float | None = None  # pad audios with silence to whole encoder chunks (processor.py)
     audio_tokens_per_s: float = 25.0  # LM tokens per second of audio (memory estimate)
     requires: tuple[tuple[str, str], ...] = ()  # (module, pip package) the processor or model needs
     note: str = ""
@@ -119,7 +118,7 @@ FAMILIES: Mapping[str, Family] = MappingProxyType({f.name: f for f in (
         default_checkpoint="Qwen/Qwen3-ASR-1.7B",
         wordings={"transcribe": verified("", _QWEN3_ASR_PREFIX.source)},
         assistant_prefix={"transcribe": _QWEN3_ASR_PREFIX}, kinds=frozenset({"transcribe"}),
-        audio_tokens_per_s=13.0, pad_to_s=1.0, note="speech recognition only",
+        audio_tokens_per_s=13.0, note="speech recognition only",
     ),
     Family(
         "voxtral", ("voxtral",), "VoxtralForConditionalGeneration",

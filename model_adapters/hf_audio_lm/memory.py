@@ -60,9 +60,8 @@ def audio_dims(config: Any) -> tuple[int, int]:
 
 
 def row_bytes_fn(model: Any, tokens_per_s: float, window_s: float | None, elt: int,
-                 new_tokens: int, pad_s: float = 0.0) -> Callable[[float], int]:
-    """Bytes of one row as a function of the batch's longest audio, in seconds (`pad_s`: the
-    silence the adapter may append to each audio)."""
+                 new_tokens: int) -> Callable[[float], int]:
+    """Bytes of one row as a function of the batch's longest audio, in seconds."""
     d = text_dims(model.config)
     enc_width, mels = audio_dims(model.config)
     full_logits = "logits_to_keep" not in inspect.signature(model.forward).parameters
@@ -70,7 +69,7 @@ def row_bytes_fn(model: Any, tokens_per_s: float, window_s: float | None, elt: i
     act_per_token = (6 * d["hidden"] + 3 * d["intermediate"]) * elt + 2 * d["hidden"] * 4
 
     def row_bytes(audio_s: float) -> int:
-        s = min(audio_s + pad_s, window_s) if window_s else audio_s + pad_s
+        s = min(audio_s, window_s) if window_s else audio_s
         t = int(tokens_per_s * s) + TEXT_TOKENS
         kv = kv_per_token * (t + new_tokens)
         logits = 3 * d["vocab"] * 4 + (t * d["vocab"] * elt if full_logits else 0)
@@ -82,7 +81,7 @@ def row_bytes_fn(model: Any, tokens_per_s: float, window_s: float | None, elt: i
 
 
 def memory_budget(model: Any, tokens_per_s: float, window_s: float | None, elt: int, new_tokens: int,
-                  free_bytes: int, pad_s: float = 0.0) -> MemoryBudget:
+                  free_bytes: int) -> MemoryBudget:
     """The batch budget on a device with `free_bytes` free after the weights are loaded."""
     usable = int(free_bytes * FREE_FRACTION) - RESERVE_BYTES
-    return MemoryBudget(max(usable, 0), row_bytes_fn(model, tokens_per_s, window_s, elt, new_tokens, pad_s))
+    return MemoryBudget(max(usable, 0), row_bytes_fn(model, tokens_per_s, window_s, elt, new_tokens))

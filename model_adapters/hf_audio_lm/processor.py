@@ -10,22 +10,17 @@ their `from_pretrained`; checkpoints that name no processor class, through AutoP
 public transformers calls are used, so a new transformers release cannot break the loading
 through a renamed private helper.
 
-A batch becomes model inputs in two steps: the chat template renders each sample's messages
-to text (audio placeholders included), then the processor expands every placeholder to the
-audio's length and extracts the features (`processor(text=..., audio=...)`, left padding).
-Voxtral's processor takes audio through its chat template only (mistral-common tokenizer):
-there the waveforms travel as base64 WAV inside the messages.
-
-Batch invariance: feature extractors that pad a batch to its longest audio (rather than to a
-fixed window, e.g. Qwen3-Omni's) give an audio one mel frame more inside a batch than alone when
-its length is not a whole number of 10-ms hops, and its last frames see the neighbour's zero
-padding instead of its own reflection padding: the audio token count, and so the answer, would
-depend on the batch. Every waveform is therefore padded with zeros up to a whole hop, at least
-half an FFT window of them (15-25 ms of trailing silence); its features are then the same in
-any batch. Qwen3-ASR's extractor also pads the mel frames of the last 1-s encoder chunk with a
-constant where, in a batch, a longer neighbour gives them the mel of silence, and its encoder
-convolves those frames into the chunk's last outputs: there audios are padded with silence to
-whole chunks (`Family.pad_to_s`).
+A batch becomes model inputs as each sample's official recipe makes them, alone: the chat
+template renders the sample's messages to text (audio placeholders included), and the processor
+expands every placeholder to the audio's length and extracts the features from the waveform as
+decoded, nothing added (`processor(text=[text], audio=waves)`). Voxtral's processor takes audio
+through its chat template only (mistral-common tokenizer): there the waveforms travel as base64
+WAV inside the messages. `collate` then batches those inputs, not the waveforms: token-aligned
+tensors are left-padded to the longest prompt, and the audio tensors (one row per audio) are
+stacked with zeros after each audio's own frames, which its feature mask marks as padding. So
+every audio's features are the ones its official batch-1 recipe computes, whatever the batch
+(a processor that pads a batch to its longest waveform would give an audio one frame more, and
+its last frames the neighbour's silence instead of its own edge, inside a batch than alone).
 """
 
 from __future__ import annotations
@@ -49,8 +44,6 @@ from .families import Family
 
 _CONFIG_FILES = ("processor_config.json", "preprocessor_config.json", "tokenizer_config.json")
 _VISUAL = ("image", "video")  # sub-processor slots an audio evaluation leaves empty
-HOP = 160  # 10 ms at 16 kHz: the hop of every audio-LM feature extractor here
-TAIL = 240  # > n_fft / 2 (400 / 2): the last frame's window then ends in the audio's own zeros
 
 
 def check_requirements(family: Family) -> None:
@@ -176,26 +169,57 @@ def chat_text(processor: Any, msgs: list[dict[str, Any]], continue_answer: bool)
     return render.apply_chat_template(msgs, tokenize=False, **flags)
 
 
-def padded(wave: np.ndarray, multiple: int = HOP) -> np.ndarray:
-    """The waveform with trailing zeros, at least TAIL of them, up to a whole `multiple` of
-    samples (module docstring)."""
-    n = len(wave)
-    target = -(-(n + TAIL) // multiple) * multiple
-    return np.concatenate([np.asarray(wave, dtype=np.float32), np.zeros(target - n, dtype=np.float32)])
+def sample_inputs(processor: Any, family: Family, msgs: list[dict[str, Any]], waves: Sequence[np.ndarray],
+                  continue_answer: bool) -> dict[str, Any]:
+    """One sample's model inputs, as the family's processor makes them for this sample alone."""
+    if family.audio_in_template:
+        flags = {"continue_final_message": True} if continue_answer else {"add_generation_prompt": True}
+        return dict(processor.apply_chat_template([_with_audio(msgs, waves)], tokenize=True, return_dict=True,
+                                                  return_tensors="pt", **flags))
+    text = chat_text(processor, msgs, continue_answer)
+    audio = [np.asarray(w, dtype=np.float32) for w in waves]
+    return dict(processor(text=[text], audio=audio, return_tensors="pt", padding=True, sampling_rate=SAMPLE_RATE))
 
 
 def model_inputs(processor: Any, family: Family, conversations: Sequence[list[dict[str, Any]]],
-                 waves: Sequence[Sequence[np.ndarray]], continue_answer: Sequence[bool]) -> Any:
-    """Tokenized, left-padded inputs and audio features of one batch (BatchFeature, on the CPU)."""
-    multiple = int(family.pad_to_s * SAMPLE_RATE) if family.pad_to_s else HOP
-    waves = [[padded(w, multiple) for w in ws] for ws in waves]
-    flat = [w for ws in waves for w in ws]
-    if family.audio_in_template:
-        filled = [_with_audio(msgs, ws) for msgs, ws in zip(conversations, waves)]
-        flags = {"continue_final_message": True} if all(continue_answer) else {"add_generation_prompt": True}
-        return processor.apply_chat_template(filled, tokenize=True, return_dict=True, return_tensors="pt", **flags)
-    texts = [chat_text(processor, msgs, c) for msgs, c in zip(conversations, continue_answer)]
-    return processor(text=texts, audio=flat, return_tensors="pt", padding=True, sampling_rate=SAMPLE_RATE)
+                 waves: Sequence[Sequence[np.ndarray]], continue_answer: Sequence[bool]) -> dict[str, Any]:
+    """Model inputs of one batch (on the CPU): each sample's own inputs, collated."""
+    items = [sample_inputs(processor, family, msgs, ws, c) for msgs, ws, c in zip(conversations, waves, continue_answer)]
+    pad_id = getattr(processor.tokenizer, "pad_token_id", None)
+    return collate(items, 0 if pad_id is None else pad_id)
+
+
+def is_token_aligned(key: str) -> bool:
+    """Whether a model input runs along the prompt's tokens (left-padded) rather than an audio."""
+    return key in ("input_ids", "attention_mask", "position_ids") or key.endswith("token_type_ids")
+
+
+def collate(items: Sequence[dict[str, Any]], pad_id: int) -> dict[str, Any]:
+    """One batch from per-sample inputs (module docstring): token-aligned tensors left-padded
+    (input_ids with `pad_id`, the rest with 0); audio tensors concatenated along their first axis
+    (one row per audio), every other axis zero-padded at its end to the longest."""
+    import torch
+    import torch.nn.functional as F
+
+    if len(items) == 1:
+        return dict(items[0])
+    out: dict[str, Any] = {}
+    for key in items[0]:
+        values = [item[key] for item in items]
+        if not all(torch.is_tensor(v) for v in values):
+            raise AdapterError(f"cannot batch the processor's {key!r} (not a tensor)")
+        if is_token_aligned(key):
+            width = max(v.shape[-1] for v in values)
+            fill = pad_id if key == "input_ids" else 0
+            out[key] = torch.cat([F.pad(v, (width - v.shape[-1], 0), value=fill) for v in values])
+            continue
+        shape = [max(v.shape[d] for v in values) for d in range(1, values[0].dim())]
+        padded_values = []
+        for v in values:
+            pads = [p for d in reversed(range(1, v.dim())) for p in (0, shape[d - 1] - v.shape[d])]
+            padded_values.append(F.pad(v, pads, value=0) if any(pads) else v)
+        out[key] = torch.cat(padded_values)
+    return out
 
 
 def _with_audio(msgs: list[dict[str, Any]], waves: Sequence[np.ndarray]) -> list[dict[str, Any]]:

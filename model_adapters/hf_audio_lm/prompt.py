@@ -31,13 +31,6 @@ def _lang(code: str) -> str:
     return LANGUAGE_NAMES.get(code, code)
 
 
-def wording_key(intent: PromptIntent) -> str:
-    """The table key of an intent: its kind, or kind:label_set for label-set kinds."""
-    if intent.kind in ("classify", "caption") and intent.label_set:
-        return f"{intent.kind}:{intent.label_set}"
-    return intent.kind
-
-
 def check_supported(family: Family, intent: PromptIntent) -> None:
     """AdapterError naming the kind when the family cannot express what the intent asks."""
     if intent.timestamps:
@@ -55,7 +48,7 @@ def pick_wording(family: Family, intent: PromptIntent, style: str) -> Wording:
     """The wording for an intent in a style (family table first, then NEUTRAL)."""
     if style not in STYLES:
         raise ConfigError(f"instruction_style must be one of {', '.join(STYLES)}, got {style!r}")
-    key = wording_key(intent)
+    key = intent.key
     tables = [family.wordings, NEUTRAL] if style == "family" else [NEUTRAL]
     for table in tables:
         for k in (key, intent.kind):

@@ -21,7 +21,7 @@ import numpy as np
 
 from model_adapters.transformers_common import TRANSFORMERS_LIBRARIES, generation_end_ids, load_transformers_model, \
     processor_classes
-from qa_eval.adapter import AudioInput, ModelAdapter, ModelOptions, cut_at_end
+from qa_eval.adapter import AudioInput, ModelAdapter, ModelOptions, make_generation
 from qa_eval.audio import SAMPLE_RATE
 from qa_eval.errors import AdapterError
 from qa_eval.intent import PromptIntent
@@ -43,6 +43,7 @@ class Qwen2AudioAdapter(ModelAdapter):
     audio_decoder: ClassVar[str] = "ffmpeg-f32le-pipe"
     max_new_tokens: ClassVar[int | None] = OFFICIAL_MAX_NEW_TOKENS
     libraries: ClassVar[tuple[str, ...]] = TRANSFORMERS_LIBRARIES
+    uses_given_prompt: ClassVar[bool] = True  # the official eval lists' per-row `prompt`
 
     def __init__(self, options: ModelOptions) -> None:
         super().__init__(options)
@@ -54,6 +55,12 @@ class Qwen2AudioAdapter(ModelAdapter):
         from model_adapters.qwen2_audio import prompt
 
         return prompt.render_prompt(intent, n_audio)
+
+    def output_rule(self, intent: PromptIntent | None) -> str:
+        """As the official eval script of the task's kind post-processes the answer (prompt.OUTPUT_RULES)."""
+        from model_adapters.qwen2_audio import prompt
+
+        return prompt.output_rule(intent)
 
     def load_model(self) -> None:
         from transformers import Qwen2AudioForConditionalGeneration, Qwen2AudioProcessor
@@ -77,15 +84,12 @@ class Qwen2AudioAdapter(ModelAdapter):
         return super().input_problem(item)
 
     def generate_batch(self, batch: Sequence[AudioInput], config: GenerationConfig) -> list[Generation]:
+        tokenizer = self._processor.tokenizer
         out = []
-        for item, ids in zip(batch, self._decode(batch, config)):
-            info: dict[str, Any] = {}
-            if len(ids) >= config.max_new_tokens:
-                info["max_new_tokens_reached"] = True
-            if any(len(w) > WINDOW_S * SAMPLE_RATE for w in item.waveforms):
-                info["truncated_audio"] = True
-            text = self._processor.tokenizer.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)
-            out.append(Generation(text=text.strip(), n_new_tokens=len(ids), info=info, token_ids=tuple(ids)))
+        for item, row in zip(batch, self._decode(batch, config)):
+            info = {"truncated_audio": True} if any(len(w) > WINDOW_S * SAMPLE_RATE for w in item.waveforms) else {}
+            out.append(make_generation(row, self._end_ids, config, lambda ids, item=item: self.finish_text(
+                tokenizer.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False), item.intent), info))
         return out
 
     def processor_inputs(self, items: Sequence[AudioInput]) -> Any:
@@ -105,6 +109,7 @@ class Qwen2AudioAdapter(ModelAdapter):
         return inputs
 
     def _decode(self, items: Sequence[AudioInput], config: GenerationConfig) -> list[list[int]]:
+        """The new ids of every row (end tokens and what follows them included)."""
         import torch
 
         model = self._model
@@ -113,8 +118,7 @@ class Qwen2AudioAdapter(ModelAdapter):
         with torch.inference_mode():
             out = model.generate(**inputs, max_new_tokens=config.max_new_tokens,
                                  min_new_tokens=config.min_new_tokens, do_sample=False)
-        new = out[:, inputs["input_ids"].shape[1]:].tolist()
-        return [cut_at_end(row, self._end_ids) for row in new]
+        return out[:, inputs["input_ids"].shape[1]:].tolist()
 
     @classmethod
     def conformance_checkpoint(cls, workdir: Path) -> str:

@@ -13,7 +13,14 @@ lives in the official eval lists' `prompt` field, not in the scripts; the string
   captions "Generate the caption in English:" (QwenLM/Qwen2-Audio README, base model example).
 - NOT verified (our best reading, marked in INSTRUCTION_STATUS): speech translation (the
   wording lmms-eval uses for Qwen2-Audio), scene classification and audio QA.
-  When a manifest row carries the official `prompt`, an adapter should prefer it.
+When a manifest row carries its own `prompt` (the official lists do, one per row), that text is
+the instruction, verbatim (`PromptIntent.given_prompt`): the official scripts run exactly it.
+
+Output, as the official scripts post-process it before scoring (OUTPUT_RULES): ASR and speech
+translation keep the decoded text as it is (evaluate_asr.py / evaluate_st.py score `response`
+unchanged; the ASR scorer then strips it itself), emotion and vocal-sound classification strip
+its left side (`response.lstrip()` in evaluate_emotion.py / evaluate_vocal_sound.py). Tasks no
+official script covers (captions, scenes, audio QA) strip both sides: ours.
 
 Several audios: `Audio k: <|audio_bos|><|AUDIO|><|audio_eos|>\\n` each, as Qwen2-Audio's chat
 template lists them. Tasks whose answers need tokens Qwen2-Audio does not have (word timestamps
@@ -26,6 +33,20 @@ from qa_eval.errors import AdapterError
 from qa_eval.intent import LANGUAGE_NAMES, PromptIntent
 
 AUDIO = "<|audio_bos|><|AUDIO|><|audio_eos|>"
+
+# PromptIntent.key -> (output rule, where it comes from); other keys: ("strip", "ours")
+OUTPUT_RULES = {
+    "transcribe": ("raw", "QwenLM/Qwen2-Audio eval_audio/evaluate_asr.py"),
+    "translate": ("raw", "QwenLM/Qwen2-Audio eval_audio/evaluate_st.py"),
+    "classify:emotion": ("lstrip", "QwenLM/Qwen2-Audio eval_audio/evaluate_emotion.py"),
+    "classify:vocal_sound": ("lstrip", "QwenLM/Qwen2-Audio eval_audio/evaluate_vocal_sound.py"),
+}
+
+
+def output_rule(intent: PromptIntent | None) -> str:
+    """The official scripts' post-processing of the answer to `intent` (module docstring)."""
+    return OUTPUT_RULES.get(intent.key, ("strip", "ours"))[0] if intent is not None else "strip"
+
 
 # kind or label set -> whether its instruction was checked against the official eval lists
 INSTRUCTION_STATUS = {
@@ -80,7 +101,9 @@ def render_prompt(intent: PromptIntent, n_audio: int = 1) -> str:
     """The full Qwen2-Audio base prompt: audio markers, then the instruction."""
     if n_audio < 1:
         raise AdapterError(f"qwen2-audio: a prompt needs at least one audio, got {n_audio}")
-    text = instruction(intent)
+    text = instruction(intent)  # also refuses what Qwen2-Audio cannot answer, given prompt or not
+    if intent.given_prompt is not None:
+        text = intent.given_prompt
     if n_audio == 1:
         return AUDIO + text
     return "".join(f"Audio {k}: {AUDIO}\n" for k in range(1, n_audio + 1)) + text

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
-from qa_eval.adapter import AudioInput, ModelAdapter, ModelOptions
+from qa_eval.adapter import AudioInput, ModelAdapter, ModelOptions, make_generation
 from qa_eval.batching import MemoryBudget
 from qa_eval.device import free_memory_bytes
 from qa_eval.errors import AdapterError
@@ -81,8 +81,16 @@ class QwenAudioAdapter(ModelAdapter):
         pipe = self._require()
         prepared = [pipe.prepare(item.prompt, item.waveforms) for item in batch]
         outs = pipe.run(prepared, config.max_new_tokens, config.min_new_tokens, self.end_ids())
-        return [Generation(text=o.text, n_new_tokens=len(o.token_ids), token_ids=tuple(o.token_ids),
-                           info={"truncated_audio": p.truncated_audio}) for p, o in zip(prepared, outs)]
+        decode = pipe.tokenizer.decode
+        return [make_generation(o.raw_ids, self.end_ids(), config,
+                                lambda ids, item=item: self.finish_text(decode(ids, skip_special_tokens=False), item.intent),
+                                {"truncated_audio": True} if p.truncated_audio else {})
+                for item, p, o in zip(batch, prepared, outs)]
+
+    def output_rule(self, intent: PromptIntent | None) -> str:
+        """The answer as decoded, special tokens kept: the scorers parse it as the official
+        scripts do (WER strips tags and spaces, SRWT and NSynth read the tags)."""
+        return "raw"
 
     def describe(self) -> dict[str, Any]:
         info = {**super().describe(), "implementation": "native (model_adapters.qwen_audio)"}

@@ -44,7 +44,7 @@ from .model import PackedRow, QwenAudioModel, logn_table, ntk_alpha, rope_tables
 
 @dataclass(frozen=True, slots=True)
 class GreedySettings:
-    """max_new_tokens >= 1; min_new_tokens: steps during which eod_id is forbidden."""
+    """max_new_tokens >= 1; min_new_tokens: steps during which every end id is forbidden."""
 
     max_new_tokens: int
     min_new_tokens: int = 1
@@ -119,9 +119,10 @@ def select_next(
     logits: torch.Tensor, step: torch.Tensor, done: torch.Tensor, s: GreedySettings, end_ids: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One greedy choice. logits float32 [B, V] (modified in place); step 0-dim long (index of
-    the token being chosen); done bool [B] -> (next ids [B], new done [B])."""
-    eod = logits[:, s.eod_id]
-    logits[:, s.eod_id] = torch.where(step < s.min_new_tokens, torch.full_like(eod, -float("inf")), eod)
+    the token being chosen); done bool [B] -> (next ids [B], new done [B]). No end token may be
+    chosen before min_new_tokens (all of them: a chat model has three)."""
+    ends = logits.index_select(1, end_ids)
+    logits.index_copy_(1, end_ids, torch.where(step < s.min_new_tokens, torch.full_like(ends, -float("inf")), ends))
     nxt = logits.argmax(dim=-1)
     nxt = torch.where(done, torch.full_like(nxt, s.pad_id), nxt)
     return nxt, done | torch.isin(nxt, end_ids)

@@ -27,16 +27,41 @@ from qa_eval.run.loop import BatchRunner
 
 
 class AllocationLimit(TorchFunctionMode):
-    """Every tensor a torch call creates above `max_bytes` raises torch.cuda.OutOfMemoryError, as
-    an allocator would (limit None: only record the largest allocation). A torch function mode
-    (public `torch.overrides` API) sees every torch call the adapter's Python code makes."""
+    """Every tensor a torch call inside a model's forward creates above `max_bytes` raises
+    torch.cuda.OutOfMemoryError, as a device allocator would (limit None: only record the largest
+    allocation). A torch function mode (public `torch.overrides` API) sees every torch call the
+    adapter's Python code makes; global module hooks (`torch.nn.modules.module`) say when a
+    module's forward runs: what runs outside one (a processor's feature extraction, which stays
+    on the CPU of a GPU machine) never counts."""
 
     def __init__(self, max_bytes: int | None = None) -> None:
         super().__init__()
         self.max_bytes, self.largest = max_bytes, 0
+        self._depth = 0
+        self._hooks: list[Any] = []
+
+    def __enter__(self):
+        from torch.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook
+
+        def enter(module, args):
+            self._depth += 1
+
+        def leave(module, args, output):
+            self._depth -= 1
+
+        self._hooks = [register_module_forward_pre_hook(enter), register_module_forward_hook(leave, always_call=True)]
+        return super().__enter__()
+
+    def __exit__(self, *exc):
+        for hook in self._hooks:
+            hook.remove()
+        self._depth = 0
+        return super().__exit__(*exc)
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
+        if self._depth <= 0:
+            return out
         for t in _tensors(out):
             if t.device.type != "meta":
                 size = t.numel() * t.element_size()

@@ -10,15 +10,16 @@ the sample is marked with info `truncated_audio`.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from model_adapters.transformers_common import TRANSFORMERS_LIBRARIES, checkpoint_json, load_transformers_model, \
-    processor_classes
-from qa_eval.adapter import AudioInput, ModelAdapter, ModelOptions
+from model_adapters.transformers_common import TRANSFORMERS_LIBRARIES, checkpoint_json, generation_end_ids, \
+    load_transformers_model, processor_classes
+from qa_eval.adapter import AudioInput, ModelAdapter, ModelOptions, make_generation
 from qa_eval.audio import SAMPLE_RATE
 from qa_eval.errors import AdapterError
 from qa_eval.intent import PromptIntent
@@ -87,14 +88,10 @@ class WhisperAdapter(ModelAdapter):
         tokenizer = self._processor.tokenizer
         out = []
         for i, item in enumerate(batch):
-            d = decoded[i]
-            info: dict[str, Any] = {}
-            if d.reached_max:
-                info["max_new_tokens_reached"] = True
-            if len(item.waveforms[0]) > WINDOW_S * SAMPLE_RATE:
-                info["truncated_audio"] = True
-            text = tokenizer.decode(d.tokens, skip_special_tokens=True).strip()
-            out.append(Generation(text=text, n_new_tokens=len(d.tokens), info=info, token_ids=tuple(d.tokens)))
+            info = {"truncated_audio": True} if len(item.waveforms[0]) > WINDOW_S * SAMPLE_RATE else {}
+            budget = self._budget(len(self.prompt_ids(item.prompt)), config)
+            out.append(make_generation(decoded[i], self.end_ids(), budget, lambda ids, item=item: self.finish_text(
+                tokenizer.decode(ids, skip_special_tokens=True), item.intent), info))
         return out
 
     @classmethod
@@ -131,26 +128,33 @@ class WhisperAdapter(ModelAdapter):
         extractor = self._processor.feature_extractor
         return extractor(wave, sampling_rate=SAMPLE_RATE, return_tensors="np").input_features[0]
 
-    def _decode(self, prefix: Sequence[int], feats: list[np.ndarray], config: GenerationConfig) -> list[Any]:
+    def end_ids(self) -> tuple[int, ...]:
+        """Every end token the checkpoint's generation config names."""
+        return generation_end_ids(self._model)
+
+    def _budget(self, prefix_len: int, config: GenerationConfig) -> GenerationConfig:
+        """`config` with max_new_tokens cut to the decoder positions a prompt of `prefix_len` leaves."""
+        limit = self._model.config.max_target_positions - prefix_len
+        if limit < 1:
+            raise AdapterError(f"whisper: prompt of {prefix_len} tokens leaves no room to decode")
+        return replace(config, max_new_tokens=min(config.max_new_tokens, limit))
+
+    def _decode(self, prefix: Sequence[int], feats: list[np.ndarray], config: GenerationConfig) -> list[list[int]]:
         import torch
 
         from model_adapters.whisper.generate import greedy_decode
 
         model = self._model
-        limit = model.config.max_target_positions - len(prefix)
-        if limit < 1:
-            raise AdapterError(f"whisper: prompt of {len(prefix)} tokens leaves no room to decode")
+        budget = self._budget(len(prefix), config)
         gen_cfg = model.generation_config
-        eos = gen_cfg.eos_token_id if gen_cfg.eos_token_id is not None else model.config.eos_token_id
-        eos = eos[0] if isinstance(eos, list) else eos
         x = torch.from_numpy(np.stack(feats)).to(self.options.device, dtype=model.dtype)
         return greedy_decode(
             model,
             x,
             prefix,
-            max_new_tokens=min(config.max_new_tokens, limit),
-            min_new_tokens=config.min_new_tokens,
-            eos_id=int(eos),
+            max_new_tokens=budget.max_new_tokens,
+            min_new_tokens=budget.min_new_tokens,
+            end_ids=self.end_ids(),
             suppress=gen_cfg.suppress_tokens or [],
             begin_suppress=gen_cfg.begin_suppress_tokens or [],
         )

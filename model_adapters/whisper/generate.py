@@ -12,16 +12,9 @@ one-at-a-time decoding exactly; finished rows keep emitting the end token.
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass
 from typing import Sequence
 
 import torch
-
-
-@dataclass(frozen=True, slots=True)
-class DecodeResult:
-    tokens: list[int]  # generated ids, end token excluded
-    reached_max: bool  # stopped by max_new_tokens, not by the end token
 
 
 def logit_bias(vocab_size: int, ids: Sequence[int], device: torch.device) -> torch.Tensor:
@@ -41,11 +34,13 @@ def greedy_decode(
     *,
     max_new_tokens: int,
     min_new_tokens: int,
-    eos_id: int,
+    end_ids: Sequence[int],
     suppress: Sequence[int] = (),
     begin_suppress: Sequence[int] = (),
-) -> list[DecodeResult]:
-    """Greedy-decode a batch that shares one decoder prefix.
+) -> list[list[int]]:
+    """Greedy-decode a batch that shares one decoder prefix; the new ids of every row (a row
+    stops at the first of any end id, which no row may choose before min_new_tokens; finished
+    rows are filled with the first end id).
 
     features: (batch, n_mels, frames) log-mel, already in the model's dtype and device.
     prefix:   decoder prompt ids (e.g. <|startoftranscript|><|notimestamps|>).
@@ -58,7 +53,8 @@ def greedy_decode(
     vocab = model.config.vocab_size
     always = logit_bias(vocab, suppress, device)
     first = always + logit_bias(vocab, begin_suppress, device)
-    no_eos = logit_bias(vocab, [eos_id], device)
+    no_end = logit_bias(vocab, end_ids, device)
+    ends = torch.tensor(list(end_ids), dtype=torch.long, device=device)
 
     # the KV cache's name: `cache` in transformers >= 5.2x, `past_key_values` before (deprecated after)
     cache_name = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
@@ -69,17 +65,12 @@ def greedy_decode(
     for step in range(max_new_tokens):
         logits = out.logits[:, -1].float() + (first if step == 0 else always)
         if step < min_new_tokens:
-            logits = logits + no_eos
-        token = torch.where(done, torch.full_like(done, eos_id, dtype=torch.long), logits.argmax(-1))
+            logits = logits + no_end
+        token = torch.where(done, torch.full_like(done, int(end_ids[0]), dtype=torch.long), logits.argmax(-1))
         steps.append(token)
-        done = done | (token == eos_id)
+        done = done | torch.isin(token, ends)
         if bool(done.all()) or step + 1 == max_new_tokens:
             break
         out = model(encoder_outputs=encoded, decoder_input_ids=token[:, None], use_cache=True,
                     **{cache_name: getattr(out, cache_name)})
-    generated = torch.stack(steps, dim=1).tolist() if steps else [[] for _ in range(batch)]
-    results = []
-    for row in generated:
-        cut = row.index(eos_id) if eos_id in row else len(row)
-        results.append(DecodeResult(row[:cut], reached_max=eos_id not in row))
-    return results
+    return torch.stack(steps, dim=1).tolist() if steps else [[] for _ in range(batch)]

@@ -1,7 +1,8 @@
 """PromptIntent -> Whisper decoder prompt (special tokens only).
 
 Multilingual models: `<|startoftranscript|><|LANG|><|transcribe|>` or `...<|translate|>`, then
-`<|notimestamps|>` unless timestamps are wanted. The language token is the spoken language and
+`<|notimestamps|>`. Word-level timestamps (SRWT) are refused: Whisper's timestamp tokens mark
+segments, not words, so its output could never be scored as SRWT. The language token is the spoken language and
 is left out (language detection) when the audio language is "unknown". Whisper translates only
 into English. English-only models (`*.en`) take `<|startoftranscript|>` (+ `<|notimestamps|>`)
 and only transcribe English. Audio goes to the encoder, so `n_audio` must be 1.
@@ -27,7 +28,9 @@ def render_prompt(intent: PromptIntent, n_audio: int = 1, multilingual: bool = T
         raise AdapterError(f"{family} takes exactly one audio per prompt, got {n_audio}")
     if intent.kind not in ("transcribe", "translate"):
         raise _refuse(intent, family, "Whisper only transcribes and translates speech")
-    tail = "" if intent.timestamps else NO_TIMESTAMPS
+    if intent.timestamps:
+        raise _refuse(intent, family, "word-level timestamps (SRWT): Whisper's timestamps mark segments, not words")
+    tail = NO_TIMESTAMPS
     if not multilingual:
         if intent.kind == "translate":
             raise _refuse(intent, family, "English-only models cannot translate")

@@ -27,6 +27,7 @@ from qa_eval.adapter import AudioInput, ModelAdapter
 from qa_eval.audio import SAMPLE_RATE, load_audio
 from qa_eval.batching import MemoryBudget, make_batches
 from qa_eval.errors import AudioError, OutOfMemoryAtBatchSizeOne
+from qa_eval.intent import PromptIntent
 from qa_eval.records import Generation, GenerationConfig, Prediction, Sample
 from qa_eval.run.progress import Progress
 from qa_eval.store import PredictionStore
@@ -255,7 +256,8 @@ class LoopSettings:
 
 def run_batches(adapter: ModelAdapter, samples: Sequence[Sample], prompts: Callable[[Sample], str],
                 config: GenerationConfig, store: PredictionStore, settings: LoopSettings,
-                log: Callable[[str], None]) -> Timing:
+                log: Callable[[str], None], intents: Callable[[Sample], PromptIntent | None] = lambda s: None
+                ) -> Timing:
     """Generate every sample, appending each batch to the store. Returns generation timing."""
     timing = Timing()
     runner = BatchRunner(adapter, config)
@@ -275,7 +277,7 @@ def run_batches(adapter: ModelAdapter, samples: Sequence[Sample], prompts: Calla
                 if waveforms is None:
                     rows[sample.id] = make_prediction(sample, prompts(sample), Generation(None, error))
                 else:
-                    inputs.append(AudioInput(sample, prompts(sample), waveforms))
+                    inputs.append(AudioInput(sample, prompts(sample), waveforms, intents(sample)))
             audio_s = 0.0
             if inputs:
                 start = time.perf_counter()
@@ -285,7 +287,8 @@ def run_batches(adapter: ModelAdapter, samples: Sequence[Sample], prompts: Calla
                 for item, gen in zip(inputs, generations):
                     seconds = sum(len(w) for w in item.waveforms) / SAMPLE_RATE
                     produced = {"generate_s": round(spent / len(inputs), 6), "audio_s": round(seconds, 3),
-                                "batch_rows": len(inputs), "batch_size": settings.requested or settings.batch_size}
+                                "batch_rows": len(inputs), "batch_size": settings.requested or settings.batch_size,
+                                "output_rule": adapter.output_rule(item.intent)}
                     rows[item.sample.id] = make_prediction(item.sample, item.prompt, gen, produced)
                     audio_s += seconds
                     timing.n_samples += 1

@@ -19,6 +19,7 @@ class RunMeta:
     world_size: int
     generation: Mapping[str, Any]
     prompt_hash: str
+    output_rules: Mapping[str, str]  # task kind -> how the decoded text became the prediction
     fingerprint: str
     manifest_sha256: str
     data_sha256: str

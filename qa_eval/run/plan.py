@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -26,6 +26,7 @@ from qa_eval import manifest as manifest_io
 from qa_eval.adapter import ModelAdapter, ModelOptions
 from qa_eval.checkpoints import sha256_of
 from qa_eval.errors import ConfigError
+from qa_eval.intent import PromptIntent
 from qa_eval.provenance import library_versions
 from qa_eval.records import GenerationConfig, Sample
 from qa_eval.run.request import RunRequest
@@ -44,6 +45,7 @@ class RunPlan:
     scorer_options: Mapping[str, Any]
     all_ids: tuple[str, ...]  # every sample of the data set, in manifest order
     samples: tuple[Sample, ...]  # the selection (after --limit)
+    intents: Mapping[str, PromptIntent]  # sample id -> what the task asks (with a row's own prompt)
     prompts: Mapping[str, str]  # sample id -> prompt
     prompt_hash: str
     generation: GenerationConfig
@@ -76,12 +78,17 @@ def make_plan(req: RunRequest, options: ModelOptions | None = None) -> RunPlan:
     task.check_scorer(scorer_name)
     scorer_options = scorer.resolve_options({**dict(task.scorer_options), **dict(req.scorer_options)})
     generation = GenerationConfig(req.max_new_tokens or adapter.max_new_tokens or task.max_new_tokens,
-                                  req.min_new_tokens)
+                                  adapter.min_new_tokens if req.min_new_tokens is None else req.min_new_tokens)
     all_samples, manifest_sha = load_samples(task, req)
     data_sha = samples_digest(all_samples)
     samples = all_samples[: req.limit] if req.limit is not None else all_samples
-    prompts = {s.id: adapter.render_prompt(task.intent(s), len(s.audio)) for s in samples}
+    intents = {s.id: sample_intent(task, s) for s in samples}
+    if not adapter.uses_given_prompt and any(i.given_prompt is not None for i in intents.values()):
+        warnings.warn(f"the manifest rows carry their own 'prompt' (the official Qwen2-Audio lists' instructions); "
+                      f"{adapter.name} builds its prompts from the task instead", GivenPromptWarning, stacklevel=2)
+    prompts = {s.id: adapter.render_prompt(intents[s.id], len(s.audio)) for s in samples}
     prompt_hash = hashlib.sha256("\n\0".join(sorted(set(prompts.values()))).encode()).hexdigest()
+    output_rules = {i.key: adapter.output_rule(i) for i in intents.values()}
     choice = audio.choose_decoder(adapter.audio_decoder)
     decoder = {**audio.decoder_info(choice.name), "requested": choice.requested, "forced": choice.forced}
     if choice.warning:
@@ -96,6 +103,7 @@ def make_plan(req: RunRequest, options: ModelOptions | None = None) -> RunPlan:
         "adapter_options": dict(req.options.adapter_options),
         "generation": generation.to_dict(),
         "prompt_hash": prompt_hash,
+        "output_rules": dict(sorted(output_rules.items())),
         "audio_decoder": {k: v for k, v in decoder.items() if k not in ("requested", "forced")},
         "libraries": library_versions(*adapter.library_names()),
         "data_sha256": data_sha,
@@ -104,8 +112,20 @@ def make_plan(req: RunRequest, options: ModelOptions | None = None) -> RunPlan:
     out_dir = Path(req.out_dir) if req.out_dir else default_out_dir(req, task, fingerprint)
     check_writable(out_dir)
     return RunPlan(req, task, adapter, scorer_name, scorer_options, tuple(s.id for s in all_samples),
-                   tuple(samples), prompts, prompt_hash, generation, data_sha, manifest_sha, decoder,
+                   tuple(samples), intents, prompts, prompt_hash, generation, data_sha, manifest_sha, decoder,
                    identity, fingerprint, out_dir)
+
+
+class GivenPromptWarning(UserWarning):
+    """The manifest gives per-row prompts that the chosen adapter does not use."""
+
+
+def sample_intent(task: TaskSpec, sample: Sample) -> PromptIntent:
+    """What the task asks of a sample, with the manifest row's own `prompt` (a string) as its
+    given prompt."""
+    intent = task.intent(sample)
+    given = sample.fields.get("prompt")
+    return replace(intent, given_prompt=given) if isinstance(given, str) and given.strip() else intent
 
 
 def default_out_dir(req: RunRequest, task: TaskSpec, fingerprint: str) -> Path:

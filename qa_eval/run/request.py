@@ -34,7 +34,7 @@ class RunRequest:
     task_file: str | None = None
     batch_size: int | str = DEFAULT_BATCH_SIZE
     max_new_tokens: int | None = None  # None: the task's
-    min_new_tokens: int = 1
+    min_new_tokens: int | None = None  # None: the adapter's family default (ModelAdapter.min_new_tokens)
     manifest: str | None = None
     data_root: str | None = None
     hf_dataset: str | None = None
@@ -57,10 +57,11 @@ class RunRequest:
         if self.batch_size != AUTO and not (isinstance(self.batch_size, int) and self.batch_size >= 1):
             raise ConfigError(f"--batch-size must be a positive integer or 'auto', got {self.batch_size!r}")
         _at_least("--max-new-tokens", self.max_new_tokens, 1)
-        _at_least("--min-new-tokens", self.min_new_tokens, 0)
+        if self.min_new_tokens is not None:
+            _at_least("--min-new-tokens", self.min_new_tokens, 0)
         _at_least("--limit", self.limit, 1)
         _at_least("--num-workers", self.num_workers, 0)
-        if self.max_new_tokens is not None and self.min_new_tokens > self.max_new_tokens:
+        if None not in (self.max_new_tokens, self.min_new_tokens) and self.min_new_tokens > self.max_new_tokens:
             raise ConfigError(f"--min-new-tokens {self.min_new_tokens} is above --max-new-tokens {self.max_new_tokens}")
         if self.max_audio_s is not None and not self.max_audio_s > 0:
             raise ConfigError(f"--max-audio-s must be above 0 seconds, got {self.max_audio_s}")

@@ -54,7 +54,7 @@ def generate_missing(world: World, plan: RunPlan, log: Callable[[str], None]) ->
             else:
                 log(f"--batch-size auto: {settings.memory.describe()} (at most {settings.batch_size} rows)")
         timing = run_batches(plan.adapter, todo, lambda s: plan.prompts[s.id], plan.generation, store,
-                             settings, log)
+                             settings, log, lambda s: plan.intents[s.id])
         timing.extra["model_load_s"] = round(load_s, 3)
         return timing
     finally:

@@ -84,3 +84,17 @@ def test_batch_size_flag_accepts_auto_or_a_positive_integer() -> None:
     for bad in ("0", "-2", "big"):
         with pytest.raises(SystemExit):
             parse(bad)
+
+
+def test_a_generation_ends_at_the_first_of_any_end_token():
+    """The one decoding policy (qa_eval.adapter.make_generation) every adapter builds its
+    records with: cut at the first of any end id, flag a row the budget ended."""
+    from qa_eval.adapter import make_generation
+    from qa_eval.records import GenerationConfig
+
+    config = GenerationConfig(max_new_tokens=4)
+    text = lambda ids: " ".join(map(str, ids))  # noqa: E731
+    g = make_generation([11, 12, 99, 13], (98, 99), config, text)
+    assert (g.text, g.token_ids, g.n_new_tokens, g.info) == ("11 12", (11, 12), 2, {})
+    full = make_generation([11, 12, 13, 14], (98, 99), config, text, {"truncated_audio": True})
+    assert full.info == {"truncated_audio": True, "max_new_tokens_reached": True}

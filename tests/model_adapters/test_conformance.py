@@ -72,6 +72,23 @@ def test_batch_one_equals_batch_n(adapter, inputs, expected):
     assert [g.text for g in got] == expected
 
 
+LENGTHS_S = (1.0, 4.5, 11.0, 19.5, 30.0)  # from a word to the longest window any family takes
+
+
+def test_batch_one_equals_batch_n_on_clips_of_very_different_lengths(adapter, sample_wave):
+    """One batch of clips from 1 s to 30 s (real speech, repeated to length) gives every clip what
+    it gets alone: padding never reaches a clip's features or its answer."""
+    prompt = adapter.render_prompt(PromptIntent("transcribe", audio_lang="en", output_lang="en"), 1)
+    speech = np.concatenate([sample_wave(name) for name in CLIPS])
+    clips = [np.ascontiguousarray(np.resize(speech, int(s * 16_000)).astype(np.float32)) for s in LENGTHS_S]
+    inputs = [AudioInput(Sample(f"len{s}", "conformance", (f"len{s}.flac",), "ref"), prompt, (c,))
+              for s, c in zip(LENGTHS_S, clips)]
+    alone = [BatchRunner(adapter, CONFIG)([x])[0] for x in inputs]
+    together = BatchRunner(adapter, CONFIG)(inputs)
+    assert all(g.error is None for g in alone), [g.error for g in alone]
+    assert [g.token_ids for g in together] == [g.token_ids for g in alone]
+
+
 def test_out_of_memory_above_k_rows_learns_the_size(adapter, inputs, expected):
     fits, too_many = peak_bytes(adapter, inputs[:FITS], CONFIG), peak_bytes(adapter, inputs[:FITS + 1], CONFIG)
     assert too_many > fits, "the largest allocation must grow with the rows for this test to bite"

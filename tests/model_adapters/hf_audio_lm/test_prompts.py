@@ -85,11 +85,8 @@ def test_question_and_closed_set_wordings():
 
 
 def test_label_choices_are_listed_when_the_intent_carries_them():
-    class WithLabels:  # an intent as the proposed PromptIntent.labels would make it
-        kind, label_set, audio_lang, output_lang, question, timestamps = "classify", "emotion", "en", "en", None, False
-        labels = ("joy", "anger")
-
-    text = prompts.fill(prompts.pick_wording(GENERIC, WithLabels(), "family"), WithLabels())
+    with_labels = PromptIntent("classify", "en", "en", label_set="emotion", labels=("joy", "anger"))
+    text = prompts.fill(prompts.pick_wording(GENERIC, with_labels, "family"), with_labels)
     assert text.endswith("Choose one of: joy, anger.")
 
 

@@ -141,7 +141,48 @@ def test_every_task_decodes_up_to_256_new_tokens(tmp_path, tiny_dir):
     assert doc["meta"]["audio_decoder"]["name"] in ("ffmpeg-f32le-pipe", "soundfile-soxr")
     assert doc["meta"]["audio_decoder"]["requested"] == "ffmpeg-f32le-pipe"
     (pred,) = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
-    assert pred["prediction"] == pred["prediction"].strip() and pred["n_new_tokens"] > 4
+    # evaluate_vocal_sound.py scores response.lstrip()
+    assert pred["prediction"] == pred["prediction"].lstrip() and pred["n_new_tokens"] > 4
+    assert pred["output_rule"] == "lstrip" and doc["meta"]["output_rules"] == {"classify:vocal_sound": "lstrip"}
+
+
+def test_a_rows_own_prompt_is_what_runs(tmp_path, tiny_dir):
+    """Official Qwen2-Audio lists carry each row's instruction: it is run verbatim (and is in the
+    prompt hash, so another instruction is another run); ASR output is kept as decoded, as
+    evaluate_asr.py keeps it."""
+    from qa_eval.run import RunRequest
+    from qa_eval.run.plan import make_plan
+
+    sample = Path(__file__).resolve().parents[2] / "data" / "1272-128104-0000.flac"
+    rows = [{"audio": str(sample), "gt": "mister quilter", "source": "librispeech_test_clean",
+             "prompt": "Generate the caption in English:"},
+            {"audio": str(sample), "gt": "mister quilter", "source": "librispeech_test_clean"}]
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    req = RunRequest(task="librispeech", model="qwen2-audio", options=ModelOptions(str(tiny_dir), "cpu", "float32"),
+                     manifest=str(manifest), results_dir=str(tmp_path), num_workers=0, show_progress=False)
+    plan = make_plan(req)
+    first, second = (plan.prompts[s.id] for s in plan.samples)
+    assert first == AUDIO + "Generate the caption in English:" and second == ASR
+    assert plan.identity["output_rules"] == {"transcribe": "raw"}
+    rows[0]["prompt"] = "Generate the caption in German:"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert make_plan(req).prompt_hash != plan.prompt_hash
+
+
+def test_adapters_that_build_their_own_prompts_say_they_ignore_a_rows_prompt(tmp_path):
+    from qa_eval.run import RunRequest
+    from qa_eval.run.plan import GivenPromptWarning, make_plan
+
+    fixture = Path(__file__).resolve().parents[2] / "fixtures" / "qwen_audio_tiny"
+    sample = Path(__file__).resolve().parents[2] / "data" / "1272-128104-0000.flac"
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(json.dumps({"audio": str(sample), "gt": "x", "source": "librispeech_test_clean",
+                                    "prompt": "Generate the caption in English:"}) + "\n")
+    req = RunRequest(task="librispeech", model="qwen-audio", options=ModelOptions(str(fixture), "cpu", "float32"),
+                     manifest=str(manifest), results_dir=str(tmp_path), num_workers=0, show_progress=False)
+    with pytest.warns(GivenPromptWarning, match="qwen-audio builds its prompts from the task"):
+        make_plan(req)
 
 
 def test_the_audio_reaches_the_model(qwen2, real_wave, synth_wave):

@@ -49,8 +49,8 @@ def test_finished_rows_leave_the_batch_without_changing_ids(pipe32, prepared32, 
     real_keep = generate.StaticDecoder.keep
     monkeypatch.setattr(generate.StaticDecoder, "keep", lambda self, rows: (kept.append(len(rows)), real_keep(self, rows)))
     recorded = [c["greedy_ids_single"] for c in BATCHED]
-    end = tuple({EOD} | {ids[2 + 2 * k] for k, ids in enumerate(recorded[:6])})
-    out = pipe32.run([prepared32[c["id"]] for c in BATCHED], 24, 24, end_ids=end)
+    end = tuple({EOD} | {ids[2 + 2 * k] for k, ids in enumerate(recorded[:6])} - {ids[0] for ids in recorded})
+    out = pipe32.run([prepared32[c["id"]] for c in BATCHED], 24, 1, end_ids=end)  # min 1: ends may come early
     lengths = []
     for ids, r in zip(recorded, out):
         stop = next((i for i, t in enumerate(ids) if t in end), len(ids) - 1)
@@ -141,9 +141,9 @@ def test_compiled_step_gives_the_recorded_ids(pipe32, prepared32):
     on CUDA) over a bucketed cache, with rows leaving the batch, still gives every recorded id."""
     compiled = QwenAudioPipeline(pipe32.model, pipe32.tokenizer, pipe32.mel_filters, compile_step=True)
     recorded = [c["greedy_ids_single"] for c in BATCHED]
-    end = tuple({EOD} | {ids[3 + 3 * k] for k, ids in enumerate(recorded[:4])})
-    out = compiled.run([prepared32[c["id"]] for c in BATCHED], 24, 24, end_ids=end)
-    eager = pipe32.run([prepared32[c["id"]] for c in BATCHED], 24, 24, end_ids=end)
+    end = tuple({EOD} | {ids[3 + 3 * k] for k, ids in enumerate(recorded[:4])} - {ids[0] for ids in recorded})
+    out = compiled.run([prepared32[c["id"]] for c in BATCHED], 24, 1, end_ids=end)
+    eager = pipe32.run([prepared32[c["id"]] for c in BATCHED], 24, 1, end_ids=end)
     assert [r.raw_ids for r in out] == [r.raw_ids for r in eager]
     for ids, r in zip(recorded, out):
         stop = next((i for i, t in enumerate(ids) if t in end), len(ids) - 1)
@@ -172,3 +172,19 @@ def test_packed_and_padded_prefill_give_the_recorded_ids(pipe32, prepared32, ran
     batched = random_pipe.run(prompts, 8, 3)
     assert [r.raw_ids for r in batched] == [random_pipe.run([p], 8, 3)[0].raw_ids for p in prompts]
     assert bool(packed_calls) is pack
+
+
+def test_no_end_token_is_chosen_before_min_new_tokens():
+    """All of a chat model's end tokens (<|endoftext|>, <|im_end|>, <|im_start|>) are forbidden
+    during min_new_tokens, not only <|endoftext|>; afterwards any of them ends the row."""
+    from model_adapters.qwen_audio.generate import GreedySettings, select_next
+
+    settings = GreedySettings(4, 2, (5, 7, 9), 5, 5)
+    ends = torch.tensor(settings.end_ids)
+    logits = torch.zeros(3, 12)
+    logits[0, 7] = logits[1, 9] = logits[2, 5] = 10.0
+    logits[:, 3] = 1.0
+    early, done = select_next(logits.clone(), torch.tensor(1), torch.zeros(3, dtype=torch.bool), settings, ends)
+    assert early.tolist() == [3, 3, 3] and not done.any()
+    late, done = select_next(logits.clone(), torch.tensor(2), torch.zeros(3, dtype=torch.bool), settings, ends)
+    assert late.tolist() == [7, 9, 5] and done.all()

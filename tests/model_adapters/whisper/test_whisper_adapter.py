@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 import types
 
 import numpy as np
@@ -105,3 +106,21 @@ def test_registered_as_entry_points():
     assert eps["whisper-tiny.en"].load() is EmbeddedWhisperTinyEn
     assert issubclass(EmbeddedWhisperTinyEn, ModelAdapter) and EmbeddedWhisperTinyEn.family == "whisper"
     assert "PyPI" in EmbeddedWhisperTinyEn.description
+
+
+def test_word_timestamp_tasks_are_refused_up_front(tmp_path, capsys):
+    """SRWT needs a timestamp around every word; Whisper's mark segments: one line, before any
+    model loads, nothing written (never a run of unparseable predictions)."""
+    import json
+
+    from qa_eval.cli import main
+
+    audio = Path(__file__).resolve().parents[2] / "data" / "1272-128104-0000.flac"
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(json.dumps({"audio": str(audio), "gt": "<|0.00|>mister<|0.40|>quilter<|0.90|>",
+                                    "source": "industrial_srwt", "lang": "en"}) + "\n")
+    code = main(["run", "--task", "srwt", "--model", "whisper-tiny.en", "--device", "cpu", "--manifest", str(manifest),
+                 "--results", str(tmp_path / "runs"), "--no-leaderboard"])
+    err = capsys.readouterr().err
+    assert code == 2 and "word-level timestamps (SRWT): Whisper's timestamps mark segments, not words" in err
+    assert len(err.strip().splitlines()) == 1 and not list(tmp_path.rglob("predictions.jsonl"))
