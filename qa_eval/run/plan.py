@@ -19,7 +19,7 @@ import json
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from qa_eval import audio, registry
 from qa_eval import manifest as manifest_io
@@ -80,7 +80,7 @@ def make_plan(req: RunRequest, options: ModelOptions | None = None) -> RunPlan:
     generation = GenerationConfig(req.max_new_tokens or adapter.max_new_tokens or task.max_new_tokens,
                                   adapter.min_new_tokens if req.min_new_tokens is None else req.min_new_tokens)
     all_samples, manifest_sha = load_samples(task, req)
-    data_sha = samples_digest(all_samples)
+    data_sha = samples_digest(all_samples, data_roots(task, req))
     samples = all_samples[: req.limit] if req.limit is not None else all_samples
     intents = {s.id: sample_intent(task, s) for s in samples}
     if not adapter.uses_given_prompt and any(i.given_prompt is not None for i in intents.values()):
@@ -165,11 +165,30 @@ def manifest_path(task: TaskSpec, req: RunRequest) -> Path:
     )
 
 
-def samples_digest(samples: list[Sample]) -> str:
-    """sha256 over what identifies the data: ids, sources, audio paths, references, fields."""
+def data_roots(task: TaskSpec, req: RunRequest) -> list[Path]:
+    """The folders audio paths are taken relative to in the data digest: the manifest's folder
+    and --data-root, or the folder Hugging Face audio is written to."""
+    if req.hf_dataset:
+        return [Path(req.results_dir) / ".cache" / "hf_audio"]
+    return [manifest_path(task, req).parent, *([Path(req.data_root)] if req.data_root else [])]
+
+
+def samples_digest(samples: list[Sample], roots: Sequence[Path] = ()) -> str:
+    """sha256 over what identifies the data: ids, sources, audio paths, references, fields.
+    An audio path under one of `roots` counts relative to it, so the same data set digests the
+    same in every checkout and on every machine."""
+    resolved = [Path(r).resolve() for r in roots]
+
+    def portable(audio: str) -> str:
+        path = Path(audio).resolve()
+        for root in resolved:
+            if path.is_relative_to(root):
+                return path.relative_to(root).as_posix()
+        return audio
+
     h = hashlib.sha256()
     for s in samples:
-        row = [s.id, s.source, list(s.audio), s.reference, dict(s.fields)]
+        row = [s.id, s.source, [portable(a) for a in s.audio], s.reference, dict(s.fields)]
         h.update(json.dumps(row, sort_keys=True, ensure_ascii=False, default=str).encode())
         h.update(b"\n")
     return h.hexdigest()

@@ -194,3 +194,14 @@ def test_a_rerun_reports_the_whole_run_from_the_stored_predictions(tmp_path: Pat
     assert again["meta"]["n_truncated_audio"] == first["meta"]["n_truncated_audio"] == 0
     stored = [json.loads(r) for r in (out / "predictions.jsonl").read_text().splitlines()]
     assert all(r["batch_size"] == 2 and r["batch_rows"] in (1, 2) and r["generate_s"] > 0 for r in stored)
+
+
+def test_the_data_digest_is_the_same_in_every_checkout(tmp_path: Path) -> None:
+    """The same manifest and audio in another folder (another clone, another machine): the same
+    data digest, so a committed baseline compares with a run made anywhere."""
+    here = make_plan(_request(tmp_path)).data_sha256
+    sample = ROOT / "tasks" / "data" / "librispeech_sample"
+    elsewhere = tmp_path / "clone" / "librispeech_sample"
+    shutil.copytree(sample, elsewhere)
+    moved = make_plan(_request(tmp_path, manifest=str(elsewhere / "manifest.jsonl")))
+    assert moved.data_sha256 == here
