@@ -63,12 +63,6 @@ def write_leaderboard(results_dir: Path, out_dir: Path) -> list[Path]:
     return written
 
 
-def n_label(counts: set[int]) -> str:
-    """"n = 31" or "n = 4–2620": how many samples a model's plotted values rest on."""
-    lo, hi = min(counts), max(counts)
-    return f"n = {lo}" if lo == hi else f"n = {lo}–{hi}"
-
-
 def checkpoint_label(r: ResultRow) -> str:
     """The checkpoint a row was measured on: its model id and a short revision."""
     rev = (r.revision or "").removeprefix("sha256:")[:12]
@@ -129,7 +123,7 @@ def radar_png(rows: list[ResultRow]) -> bytes | None:
             counts.setdefault(label, set()).add(r.n)
         if r.paper is not None:
             paper[key] = r.paper
-    lines = [radar.Series(f"{name} ({n_label(counts[name])})", values) for name, values in series.items()]
+    lines = [radar.Series(f"{name} ({radar.n_label(counts[name])})", values) for name, values in series.items()]
     if paper:
         lines.append(radar.Series("paper (Qwen-Audio)", paper, linestyle="--"))
     images = radar.render(list(axes.values()), lines, title="qa-eval: each axis scaled to its best value")

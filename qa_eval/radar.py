@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import math
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -44,6 +44,12 @@ class Series:
 class RadarImages:
     png: bytes
     svg: str
+
+
+def n_label(counts: Collection[int]) -> str:
+    """"n = 31" or "n = 4–2620": how many samples a series' plotted values rest on (its legend)."""
+    lo, hi = min(counts), max(counts)
+    return f"n = {lo}" if lo == hi else f"n = {lo}–{hi}"
 
 
 def transform_for(metric: str, higher_is_better: bool) -> Transform:

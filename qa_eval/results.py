@@ -112,9 +112,6 @@ class RunResult:
     def where(self) -> str:
         return str(self.path) if self.path else f"{self.task}/{self.model}"
 
-    def metric_values(self, source: str) -> dict[str, float | None]:
-        return dict(self.per_source[source].values)
-
 
 def _source_metrics(where: str, entry: Any) -> SourceMetrics:
     """One per_source entry, checked: numbers or null, integer counts, [low, high] intervals."""

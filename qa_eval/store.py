@@ -114,12 +114,11 @@ class PredictionStore:
     def _claim(self, run_info: dict[str, Any]) -> None:
         """Make the folder this fingerprint's (module docstring)."""
         info_path = self.out_dir / RUN_INFO
-        old = json.loads(info_path.read_text()).get("fingerprint") if info_path.is_file() else None
+        old = read_run_info(self.out_dir).get("fingerprint")
         if old == self.fingerprint:
             return
-        if old is not None or _run_files(self.out_dir):
-            for name in _run_files(self.out_dir):
-                _keep(self.out_dir / name, self.out_dir / f"{(old or 'unknown')[:12]}.{name}")
+        for name in _run_files(self.out_dir):
+            _keep(self.out_dir / name, self.out_dir / f"{(old or 'unknown')[:12]}.{name}")
         prefix = f"{self.fingerprint[:12]}."
         for name in sorted(os.listdir(self.out_dir)):
             if name.startswith(prefix) and _is_run_file(name[len(prefix):]):

@@ -52,9 +52,8 @@ def radar_series(table: PaperTable, runs: MeasuredRuns) -> tuple[list[radar.Axis
         def measured(m: Measure, col: str = col) -> float | None:
             cell = runs.cells.get((col, m))
             return None if cell is None else cell.value
-        counts = {c.n for (heading, _), c in runs.cells.items() if heading == col and c.value is not None}
-        label = f"{col} (n = {min(counts)}–{max(counts)})" if len(counts) > 1 else (
-            f"{col} (n = {counts.pop()})" if counts else col)
+        counts = [c.n for (heading, _), c in runs.cells.items() if heading == col and c.value is not None]
+        label = f"{col} ({radar.n_label(counts)})" if counts else col
         series.append(radar.Series(label, values(measured)))
     return axes, series
 

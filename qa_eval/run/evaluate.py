@@ -74,8 +74,8 @@ def run_meta(plan: RunPlan, world_size: int, timings: list[Timing], n_stored: in
         model=plan.adapter.describe(),
         batch_size=req.batch_size if totals["batch_size"] is None else totals["batch_size"],
         max_audio_s=req.max_audio_s, world_size=world_size, generation=plan.generation.to_dict(),
-        prompt_hash=plan.prompt_hash, output_rules=plan.identity["output_rules"], fingerprint=plan.fingerprint, manifest_sha256=plan.manifest_sha256,
-        data_sha256=plan.data_sha256, audio_decoder=plan.decoder, libraries=plan.identity["libraries"],
+        prompt_hash=plan.prompt_hash, output_rules=plan.identity["output_rules"], fingerprint=plan.fingerprint,
+        manifest_sha256=plan.manifest_sha256, data_sha256=plan.data_sha256, audio_decoder=plan.decoder, libraries=plan.identity["libraries"],
         n_samples=len(plan.samples), n_stored=n_stored, limit=req.limit, seed=req.seed, hardware=hardware(),
         timing=timing, n_truncated_audio=totals["n_truncated_audio"], failure_reasons=failure_reasons(predictions),
     )

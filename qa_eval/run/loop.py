@@ -16,7 +16,7 @@ import multiprocessing
 import os
 import sys
 import time
-from collections import deque
+from collections import Counter, deque
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping, Sequence
@@ -110,16 +110,8 @@ def run_totals(predictions: Sequence[Prediction]) -> dict[str, Any]:
     timed = [p.extra for p in predictions if isinstance(p.extra.get("generate_s"), (int, float))]
     audio = sum(float(e.get("audio_s") or 0.0) for e in timed)
     wall = sum(float(e["generate_s"]) for e in timed)
-    sizes: dict[str, int] = {}
-    for e in timed:
-        sizes[str(e.get("batch_size"))] = sizes.get(str(e.get("batch_size")), 0) + 1
-    if not sizes:
-        batch_size: Any = None
-    elif len(sizes) == 1:
-        (only,) = sizes
-        batch_size = int(only) if only.isdigit() else only
-    else:
-        batch_size = sizes
+    sizes = Counter(e.get("batch_size") for e in timed)
+    batch_size: Any = next(iter(sizes)) if len(sizes) == 1 else ({str(k): n for k, n in sizes.items()} or None)
     timing = {
         "audio_s": round(audio, 3), "wall_s": round(wall, 3),
         "rtfx": round(audio / wall, 3) if wall > 0 else None,
@@ -139,7 +131,6 @@ class Timing:
     audio_s: float = 0.0
     wall_s: float = 0.0
     n_samples: int = 0
-    n_truncated_audio: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @staticmethod
@@ -292,7 +283,6 @@ def run_batches(adapter: ModelAdapter, samples: Sequence[Sample], prompts: Calla
                     rows[item.sample.id] = make_prediction(item.sample, item.prompt, gen, produced)
                     audio_s += seconds
                     timing.n_samples += 1
-                    timing.n_truncated_audio += bool(gen.info.get("truncated_audio"))
             timing.audio_s += audio_s
             written = [rows[s.id] for s in batch]
             store.append(written)
