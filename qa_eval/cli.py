@@ -133,9 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results", default=DEFAULT_RESULTS_DIR, help="folder searched for metrics.json (default: runs)")
     p.add_argument("--out", default=str(LEADERBOARD_DIR), help=f"output folder (default: {LEADERBOARD_DIR})")
 
-    p = sub.add_parser("paper-table", help="the paper's Table 3 with your models as extra columns, and Figure 1's radar")
+    p = sub.add_parser("paper-table", help="a paper's results table with your models as extra columns, and its radar")
+    p.add_argument("--paper",
+                   help="qwen-audio: the Qwen-Audio paper's Table 3 and Figure 1 (default); qwen2-audio: the "
+                        "Qwen2-Audio report's table and radar")
     p.add_argument("--results", default=DEFAULT_RESULTS_DIR, help="folder searched for metrics.json (default: runs)")
-    p.add_argument("--out", default="results/paper", help="output folder (default: results/paper)")
+    p.add_argument("--out", help="output folder (default: results/paper for qwen-audio, results/paper-PAPER otherwise)")
 
     p = sub.add_parser("compare", help="per-metric differences with paired 95%% intervals; exit 1 on a "
                        "regression, 2 when the two results are not comparable")
@@ -260,6 +263,8 @@ def cmd_list(kind: str) -> int:
         print(f"{name:20s} {desc}{extra}{origin}")
         for option in getattr(obj, "options_declared", ()) if kind == "model" else ():
             print(f"{'':20s}   --model-option {option.describe()}")
+        if kind == "model" and len(getattr(obj, "backends", ())) > 1:
+            print(f"{'':20s}   --backend {'|'.join(obj.backends)}")
     return 0
 
 
@@ -276,13 +281,17 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
 
 def cmd_paper_table(args: argparse.Namespace) -> int:
-    from qa_eval.paper import write_paper_table
+    from qa_eval.paper import DEFAULT_PAPER, write_paper_table
+    from qa_eval.paper.data import paper_file
     from qa_eval.results import results_folder
     from qa_eval.store import check_writable
 
+    paper = args.paper or DEFAULT_PAPER
+    paper_file(paper)  # an unknown --paper fails before anything is read
+    out = Path(args.out or ("results/paper" if paper == DEFAULT_PAPER else f"results/paper-{paper}"))
     results_folder(Path(args.results))
-    check_writable(Path(args.out), "--out folder")
-    for f in write_paper_table(Path(args.results), Path(args.out)):
+    check_writable(out, "--out folder")
+    for f in write_paper_table(Path(args.results), out, paper):
         print(f)
     return 0
 

@@ -12,7 +12,7 @@ import argparse
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from qa_eval.adapter import ModelOptions
+from qa_eval.adapter import BACKENDS, ModelOptions
 from qa_eval.device import resolve_device, resolve_dtype
 from qa_eval.errors import ConfigError
 
@@ -71,8 +71,9 @@ def key_values(items: Sequence[str], flag: str) -> dict[str, str]:
     return out
 
 
-def add_model_flags(p: argparse.ArgumentParser, compile_help: str | None = None) -> None:
-    """--checkpoint, --revision, --device, --dtype and the safety opt-ins."""
+def add_model_flags(p: argparse.ArgumentParser, compile_help: str | None = None, backends: bool = True) -> None:
+    """--checkpoint, --revision, --device, --dtype, the safety opt-ins, and (`backends`)
+    --backend and --tensor-parallel-size."""
     p.add_argument("--checkpoint", help="local checkpoint folder or hub id (default: the adapter's)")
     p.add_argument("--revision", help="model revision to record / load (hub models)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N, mps or auto (default: auto)")
@@ -85,10 +86,21 @@ def add_model_flags(p: argparse.ArgumentParser, compile_help: str | None = None)
     p.add_argument("--model-option", action="append", default=[], metavar="NAME=VALUE",
                    help="an option the model adapter declares (repeatable; `qa-eval models` lists each "
                         "adapter's options)")
+    if backends:
+        add_backend_flags(p)
     p.add_argument("--compile", action="store_true",
                    help=compile_help or "torch.compile the per-token decode step (CUDA graphs on CUDA; "
                                         "qwen-audio, qwen-audio-chat); the first batches of each shape pay "
                                         "the compilation")
+
+
+def add_backend_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backend", default="default", choices=BACKENDS,
+                   help="default: the adapter's own generation (transformers generate, the native engine); "
+                        "vllm: an offline vLLM engine with continuous batching (qwen2-audio, qwen2.5-omni; "
+                        "needs vLLM installed, see README)")
+    p.add_argument("--tensor-parallel-size", type=positive_int, default=1,
+                   help="split the model over N GPUs (--backend vllm; default 1)")
 
 
 def model_options(args: argparse.Namespace) -> ModelOptions:
@@ -96,4 +108,5 @@ def model_options(args: argparse.Namespace) -> ModelOptions:
     device = resolve_device(args.device)
     extra = key_values(args.model_option, "--model-option")
     return ModelOptions(args.checkpoint, device, resolve_dtype(args.dtype, device), args.revision,
-                        args.trust_remote_code, args.allow_pickle, args.compile, extra)
+                        args.trust_remote_code, args.allow_pickle, args.compile, extra,
+                        getattr(args, "backend", "default"), getattr(args, "tensor_parallel_size", 1))

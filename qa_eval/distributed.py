@@ -69,13 +69,14 @@ class World:
             if dist.is_initialized():
                 dist.destroy_process_group()
 
-    def device_for(self, device: str) -> str:
-        """`cuda` becomes `cuda:LOCAL_RANK` so that each rank has its own GPU (ranks share the
-        GPUs round-robin when there are more ranks than GPUs)."""
+    def device_for(self, device: str, gpus_per_rank: int = 1) -> str:
+        """`cuda` becomes `cuda:LOCAL_RANK * gpus_per_rank`, the first of this rank's own GPUs
+        (a tensor-parallel engine takes `gpus_per_rank` from there; ranks share the GPUs
+        round-robin when there are more ranks than GPUs)."""
         if self.size > 1 and device == "cuda":
             import torch
 
-            return f"cuda:{self.local_rank % max(1, torch.cuda.device_count())}"
+            return f"cuda:{(self.local_rank * gpus_per_rank) % max(1, torch.cuda.device_count())}"
         return device
 
 

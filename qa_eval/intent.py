@@ -20,6 +20,7 @@ KINDS = (
     "question",  # audio + question -> short answer
     "classify",  # audio -> one label of a closed set (scene, emotion, vocal sound)
     "analyze_note",  # music note -> pitch / velocity / instrument / qualities (NSynth)
+    "choose",  # audio + question + options -> the text of one option (multiple choice)
 )
 
 # label_set values a task may declare (closed label vocabularies and caption styles).
@@ -49,7 +50,8 @@ class PromptIntent:
     itn:         inverse text normalisation wanted (numbers as digits, punctuation).
     label_set:   name of the closed label vocabulary or style ("scene", "emotion",
                  "vocal_sound", "clotho" for Clotho-style captions, "nsynth").
-    question:    the question text for kind == "question".
+    question:    the question text for kind == "question" or "choose".
+    choices:     for "choose", the options in the row's order (prompts list them all).
     labels:      for "classify", the task's labels (chat-style prompts may list them; the
                  Qwen-Audio tag prompts do not).
     given_prompt: the manifest row's own instruction (its `prompt` field: the official
@@ -72,6 +74,7 @@ class PromptIntent:
     question: str | None = None
     labels: tuple[str, ...] = ()  # the closed label set, for prompts that list the choices
     given_prompt: str | None = None  # the manifest row's own instruction (see the docstring)
+    choices: tuple[str, ...] = ()  # the options of a multiple-choice question
 
     @property
     def key(self) -> str:
@@ -84,8 +87,10 @@ class PromptIntent:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ConfigError(f"unknown prompt intent kind {self.kind!r}; expected one of {KINDS}")
-        if self.kind == "question" and not self.question:
-            raise ConfigError("a 'question' intent needs the question text")
+        if self.kind in ("question", "choose") and not self.question:
+            raise ConfigError(f"a {self.kind!r} intent needs the question text")
+        if self.kind == "choose" and len(self.choices) < 2:
+            raise ConfigError(f"a 'choose' intent needs at least two options, got {list(self.choices)}")
         if self.kind == "translate" and self.audio_lang in ("unknown", self.output_lang):
             raise ConfigError(
                 f"a 'translate' intent needs distinct source and target languages, got "
@@ -93,3 +98,9 @@ class PromptIntent:
             )
         if self.timestamps and self.kind != "transcribe":
             raise ConfigError(f"timestamps are only defined for 'transcribe', not {self.kind!r}")
+
+
+def option_lines(choices: tuple[str, ...]) -> str:
+    """The options of a "choose" intent one per line ("- Man\n- Woman"), as the instruction-style
+    prompts list them: no letters, so that an answer names an option by its text."""
+    return "\n".join(f"- {choice}" for choice in choices)

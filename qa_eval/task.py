@@ -43,7 +43,8 @@ class TaskSpec:
     sources:         the splits (`source` values) this task reports; other spellings of them
                      are mapped by `canonical_source`.
     intent:          sample -> PromptIntent (may read sample.fields, e.g. the question).
-    paper:           source -> metric -> the Qwen-Audio paper's number (same units as ours).
+    paper:           source -> metric -> the Qwen-Audio paper's number (same units as ours); for
+                     a task that paper lacks, the Qwen2-Audio report's (cv15-*, fleurs-*).
     labels:          the closed label set, when there is one.
     manifest:        default manifest path (a bundled one, or None: the user passes --manifest).
     manifest_name:   file name of the official Qwen-Audio eval list, looked up under --data-root.

@@ -1,9 +1,10 @@
 """Task families: the prompt intents, scorers and reference shapes that tasks of one kind share.
 
 A family is what a benchmark *is*, apart from its data: ASR, speech translation, captioning,
-closed-set classification, audio question answering, SRWT (ASR with word timestamps) and
-NSynth-style note analysis. The built-in plugins in `tasks/` and the task files read by
-`qa_eval.task_file` build their TaskSpecs from the same pieces here:
+closed-set classification, audio question answering, SRWT (ASR with word timestamps),
+NSynth-style note analysis and multiple-choice questions (MMAU). The built-in plugins in
+`tasks/` and the task files read by `qa_eval.task_file` build their TaskSpecs from the same
+pieces here:
 
 - intent builders (sample -> PromptIntent), as the official eval scripts prompt each family;
 - FAMILIES: per family its scorers (the first is the default), the official `max_new_tokens`
@@ -128,6 +129,25 @@ def classify_intent(label_set: str, audio_lang: str = "unknown", labels: tuple[s
     return lambda sample: fixed
 
 
+def choice_intent(lang: str = "en") -> IntentFn:
+    """Pick one of the row's `choices` (a list of option texts) to answer its `question` (asked
+    and answered in `lang`)."""
+
+    def intent(sample: Sample) -> PromptIntent:
+        question, choices = sample.fields.get("question"), sample.fields.get("choices")
+        if not question:
+            raise ConfigError(f"sample {sample.id!r}: manifest row has no 'question' "
+                              "(a multiple-choice task needs one)")
+        if not isinstance(choices, list) or len(choices) < 2 or not all(isinstance(c, str) and c.strip()
+                                                                          for c in choices):
+            raise ConfigError(f"sample {sample.id!r}: 'choices' must be a list of at least two option "
+                              f"texts, got {choices!r}")
+        return PromptIntent(kind="choose", audio_lang="unknown", output_lang=lang, question=str(question),
+                            choices=tuple(choices))
+
+    return intent
+
+
 def note_intent() -> IntentFn:
     """NSynth note analysis: pitch, velocity, instrument family, sonic qualities."""
     fixed = PromptIntent(kind="analyze_note", audio_lang="unknown", output_lang="en", label_set="nsynth")
@@ -193,6 +213,8 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("srwt", ("srwt",), 256, "words between timestamp tokens (<|0.00|>word<|0.40|>)", is_timestamped),
     Family("note-analysis", ("nsynth",), 30, "an NSynth note (<|pitch|><|midi_pitch_N|>...<|instrument|>NAME)",
            is_note),
+    # No official budget: ours, room for the longest MMAU option (~40 tokens) and a few words more.
+    Family("multiple-choice", ("mmau",), 64, "the text of the correct option", is_text),
 )}
 
 

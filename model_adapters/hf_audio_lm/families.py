@@ -10,8 +10,9 @@ families so that `--model-option instruction_style=neutral` asks every model the
 
 Wordings are `str.format` templates over: {lang} (language of the audio), {src}/{tgt}
 (translation), {question}, {choices} (" Choose one of: a, b, c." when the intent lists its
-labels, else empty). Families refuse what their outputs cannot express (word timestamps,
-Qwen-Audio's NSynth tags): every family here does (AdapterError from `prompt.instruction`).
+labels, else empty), {options} (a multiple-choice question's options, one "- text" per line).
+Families refuse what their outputs cannot express (word timestamps, Qwen-Audio's NSynth tags):
+every family here does (AdapterError from `prompt.instruction`).
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ NEUTRAL: Mapping[str, Wording] = MappingProxyType({
                            "Answer with the scene name only.{choices}"),
     "classify:emotion": ours("What emotion does the speaker express? Answer with one word.{choices}"),
     "classify:vocal_sound": ours("Which human vocal sound is this? Answer with one word or two.{choices}"),
+    # MMAU states no prompt; the options are unlettered so that the answer is an option's text,
+    # which its scorer matches.
+    "choose": ours("{question}\nOptions:\n{options}\nAnswer with the text of one option only."),
 })
 
 _QWEN25_OMNI_SYSTEM = verified(
@@ -83,12 +87,13 @@ class Family:
     system_prompt: Wording | None = None  # default system message (None: no system message)
     wordings: Mapping[str, Wording] = field(default_factory=dict)  # overrides of NEUTRAL
     assistant_prefix: Mapping[str, Wording] = field(default_factory=dict)  # kind -> text the answer starts with
-    kinds: frozenset[str] = frozenset({"transcribe", "translate", "caption", "question", "classify"})
+    kinds: frozenset[str] = frozenset({"transcribe", "translate", "caption", "question", "classify", "choose"})
     audio_token: str | None = None  # None: audio is a content item; else this token goes into the text
     audio_in_template: bool = False  # the processor takes audio only through its chat template (Voxtral)
     cuts_audio: bool = False  # the processor pads and cuts every audio to the extractor's window
     audio_tokens_per_s: float = 25.0  # LM tokens per second of audio (memory estimate)
     requires: tuple[tuple[str, str], ...] = ()  # (module, pip package) the processor or model needs
+    vllm: bool = False  # runs with --backend vllm (tested against the transformers path)
     note: str = ""
 
 
@@ -102,7 +107,7 @@ FAMILIES: Mapping[str, Family] = MappingProxyType({f.name: f for f in (
         "qwen2.5-omni", ("qwen2_5_omni", "qwen2_5_omni_thinker"), "Qwen2_5OmniThinkerForConditionalGeneration",
         processor_class="Qwen2_5OmniProcessor",
         default_checkpoint="Qwen/Qwen2.5-Omni-7B", system_prompt=_QWEN25_OMNI_SYSTEM, cuts_audio=True,
-        audio_tokens_per_s=25.0,  # 100 mel frames/s, conv stride 2, pooling 2 (processor)
+        vllm=True, audio_tokens_per_s=25.0,  # 100 mel frames/s, conv stride 2, pooling 2 (processor)
         note="thinker only (text out); the talker and token2wav are never loaded",
     ),
     Family(

@@ -21,6 +21,7 @@ class NamedAudioLm(HfAudioLmAdapter):
         cls.preset = cls.family = preset
         cls.default_checkpoint = FAMILIES[preset].default_checkpoint
         cls.description = f"{what} via transformers (default {cls.default_checkpoint}), chat prompts, greedy"
+        cls.backends = ("default", "vllm") if FAMILIES[preset].vllm else ("default",)
 
 
 class Qwen25OmniAdapter(NamedAudioLm, preset="qwen2.5-omni", what="Qwen2.5-Omni thinker (text out)"):

@@ -20,7 +20,7 @@ import json
 from typing import Any
 
 from qa_eval.errors import AdapterError, ConfigError
-from qa_eval.intent import LANGUAGE_NAMES, PromptIntent
+from qa_eval.intent import LANGUAGE_NAMES, PromptIntent, option_lines
 
 from .families import NEUTRAL, Family, Wording
 
@@ -64,6 +64,7 @@ def fill(wording: Wording, intent: PromptIntent) -> str:
         lang=_lang(intent.audio_lang), src=_lang(intent.audio_lang), tgt=_lang(intent.output_lang),
         question=(intent.question or "").strip(),
         choices=f" Choose one of: {', '.join(labels)}." if labels else "",
+        options=option_lines(intent.choices),
     )
 
 

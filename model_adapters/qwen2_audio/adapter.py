@@ -8,7 +8,9 @@ the end tokens are the checkpoint's generation config's (`<|im_end|>` and `<|end
 released checkpoints), every task decodes up to 256 new tokens, and the output (special tokens
 skipped) is stripped. Audio is decoded with the eval scripts' recipe (ffmpeg, f32le, piped).
 Audio beyond 30 s is cut by the feature extractor (the model's window); such samples carry info
-`truncated_audio`.
+`truncated_audio`. With `--backend vllm` the same prompt text and waveforms go to an offline
+vLLM engine (model_adapters/vllm_engine.py) instead of `generate`; the ids come back into the
+same decoding and post-processing.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from model_adapters.transformers_common import TRANSFORMERS_LIBRARIES, generation_end_ids, load_transformers_model, \
-    processor_classes
+from model_adapters.transformers_common import TRANSFORMERS_LIBRARIES, checkpoint_end_ids, generation_end_ids, \
+    load_transformers_model, load_transformers_processor, processor_classes
 from qa_eval.adapter import AudioInput, ModelAdapter, ModelOptions, make_generation
 from qa_eval.audio import SAMPLE_RATE
 from qa_eval.errors import AdapterError
@@ -44,12 +46,14 @@ class Qwen2AudioAdapter(ModelAdapter):
     max_new_tokens: ClassVar[int | None] = OFFICIAL_MAX_NEW_TOKENS
     libraries: ClassVar[tuple[str, ...]] = TRANSFORMERS_LIBRARIES
     uses_given_prompt: ClassVar[bool] = True  # the official eval lists' per-row `prompt`
+    backends: ClassVar[tuple[str, ...]] = ("default", "vllm")
 
     def __init__(self, options: ModelOptions) -> None:
         super().__init__(options)
         self._model: Any = None
         self._processor: Any = None
         self._end_ids: tuple[int, ...] = ()
+        self._engine: Any = None  # the vLLM engine (--backend vllm)
 
     def render_prompt(self, intent: PromptIntent, n_audio: int = 1) -> str:
         from model_adapters.qwen2_audio import prompt
@@ -65,8 +69,16 @@ class Qwen2AudioAdapter(ModelAdapter):
     def load_model(self) -> None:
         from transformers import Qwen2AudioForConditionalGeneration, Qwen2AudioProcessor
 
+        folder = self.checkpoint_dir()
+        if self.options.backend == "vllm":
+            from model_adapters.vllm_engine import VllmEngine
+
+            self._processor = load_transformers_processor(Qwen2AudioProcessor, folder, self.options, "qwen2-audio")
+            self._end_ids = checkpoint_end_ids(folder, self.options)
+            self._engine = VllmEngine(folder, self.options, self._end_ids)
+            return
         self._model, self._processor = load_transformers_model(
-            Qwen2AudioForConditionalGeneration, Qwen2AudioProcessor, self.checkpoint_dir(), self.options, "qwen2-audio"
+            Qwen2AudioForConditionalGeneration, Qwen2AudioProcessor, folder, self.options, "qwen2-audio"
         )
         self._processor.tokenizer.padding_side = "left"
         self._end_ids = generation_end_ids(self._model)
@@ -111,6 +123,11 @@ class Qwen2AudioAdapter(ModelAdapter):
     def _decode(self, items: Sequence[AudioInput], config: GenerationConfig) -> list[list[int]]:
         """The new ids of every row (end tokens and what follows them included)."""
         import torch
+
+        if self._engine is not None:
+            from model_adapters.vllm_engine import VllmRequest
+
+            return self._engine.generate([VllmRequest(item.prompt, item.waveforms) for item in items], config)
 
         model = self._model
         inputs = self.processor_inputs(items).to(self.options.device)

@@ -12,7 +12,9 @@ lives in the official eval lists' `prompt` field, not in the scripts; the string
   VocalSound "Classify the human vocal sound to VocalSound in English:";
   captions "Generate the caption in English:" (QwenLM/Qwen2-Audio README, base model example).
 - NOT verified (our best reading, marked in INSTRUCTION_STATUS): speech translation (the
-  wording lmms-eval uses for Qwen2-Audio), scene classification and audio QA.
+  wording lmms-eval uses for Qwen2-Audio), scene classification and audio QA; multiple choice
+  (ours: MMAU states no prompt) lists the options without letters, as the MMAU scorer matches
+  an option's text.
 When a manifest row carries its own `prompt` (the official lists do, one per row), that text is
 the instruction, verbatim (`PromptIntent.given_prompt`): the official scripts run exactly it.
 
@@ -30,7 +32,7 @@ template lists them. Tasks whose answers need tokens Qwen2-Audio does not have (
 from __future__ import annotations
 
 from qa_eval.errors import AdapterError
-from qa_eval.intent import LANGUAGE_NAMES, PromptIntent
+from qa_eval.intent import LANGUAGE_NAMES, PromptIntent, option_lines
 
 AUDIO = "<|audio_bos|><|AUDIO|><|audio_eos|>"
 
@@ -57,6 +59,7 @@ INSTRUCTION_STATUS = {
     "translate": "unverified",
     "scene": "unverified",
     "question": "unverified",
+    "choose": "unverified",
 }
 
 
@@ -81,6 +84,8 @@ def instruction(intent: PromptIntent) -> str:
         return f"Generate the caption in {_lang(intent.output_lang)}:"
     if k == "question":
         return f"{intent.question} Your answer to the question is:"
+    if k == "choose":
+        return f"{intent.question}\nOptions:\n{option_lines(intent.choices)}\nYour answer, the text of one option, is:"
     if k == "classify":
         if intent.label_set == "emotion":
             return f"Recognize the emotion with keywords in {_lang(intent.output_lang)}:"

@@ -10,7 +10,10 @@ Base model ("qwen-audio"): the official eval scripts' tag sequences, byte for by
 (QwenLM/Qwen-Audio eval_audio/evaluate_{asr,st,caption,aqa,scene,emotion,vocal_sound,
 note_analysis,srwt}.py). The transcription start tag is `<|startoftranscript|>`; the README's
 `<|startoftranscription|>` is a typo, not a token. Several audios are listed as the tokenizer's
-`from_list_format` does: `Audio k:<audio>…</audio>\\n` each, then the tags.
+`from_list_format` does: `Audio k:<audio>…</audio>\\n` each, then the tags. Multiple choice has
+no official script: it is asked as audio QA (evaluate_aqa.py's tags) with the options written
+into the question text, one "- text" per line (ours; the closest prompt the base model was
+trained on: its answer is free text, which the MMAU scorer matches against the options).
 
 Chat model ("qwen-audio-chat"): ChatML as `make_context` builds it, with the default system
 message "You are a helpful assistant.", the audios as `Audio k:<audio>…</audio>\\n`, then an
@@ -24,7 +27,7 @@ import re
 from typing import Sequence
 
 from qa_eval.errors import AdapterError
-from qa_eval.intent import LANGUAGE_NAMES, PromptIntent
+from qa_eval.intent import LANGUAGE_NAMES, PromptIntent, option_lines
 
 FAMILIES = ("qwen-audio", "qwen-audio-chat")
 SYSTEM_MESSAGE = "You are a helpful assistant."
@@ -76,6 +79,9 @@ def base_tags(intent: PromptIntent) -> str:
     if k == "question":
         # evaluate_aqa.py: the language tag is the question's, the question text sits between tags
         return f"<|startofanalysis|>{_tag(intent.output_lang)}<|question|>{intent.question}<|answer|>"
+    if k == "choose":
+        question = f"{intent.question}\nOptions:\n{option_lines(intent.choices)}"
+        return f"<|startofanalysis|>{_tag(intent.output_lang)}<|question|>{question}<|answer|>"
     if k in ("classify", "analyze_note"):
         task_tag = _ANALYSIS_TAGS.get(intent.label_set or "")
         if task_tag is None:
@@ -104,6 +110,8 @@ def chat_instruction(intent: PromptIntent) -> str:
         return f"Describe the audio in one short {_lang(intent.output_lang)} sentence."
     if k == "question":
         return f"{intent.question} Answer with a single word or phrase."
+    if k == "choose":
+        return f"{intent.question}\nOptions:\n{option_lines(intent.choices)}\nAnswer with the text of one option only."
     if k == "classify":
         what = {"scene": "acoustic scene", "emotion": "emotion of the speaker",
                 "vocal_sound": "human vocal sound"}.get(intent.label_set or "")

@@ -1,6 +1,6 @@
-"""Tiny random audio-LM checkpoints of three families, built offline, that transformers loads like
+"""Tiny random audio-LM checkpoints of four families, built offline, that transformers loads like
 the real ones: Qwen2.5-Omni (the full thinker+talker layout, talker disabled, as the hub ships
-it), Qwen3-Omni (MoE thinker) and Qwen3-ASR.
+it), Qwen3-Omni (MoE thinker), Qwen3-ASR and Voxtral (needs mistral-common).
 
 Each folder holds config.json, random weights (fixed seed, tiny widths, a few hundred kB; the
 audio encoder drawn with a larger spread, 0.5, so that its output follows the audio's content
@@ -10,7 +10,10 @@ extractor, a tokenizer and a chat template. The tokenizer is the locally trained
 of the tiny Qwen2-Audio checkpoint (model_adapters.testing.qwen2_audio) plus the family's
 special tokens, registered under the names the processors read (`audio_token`, ...). The chat
 templates are ours, ChatML as the Qwen families use it, with the family's audio placeholder;
-they are not copies of the hub templates. Building one takes well under a second.
+they are not copies of the hub templates. Voxtral's tokenizer is mistral-common's Tekken format
+instead (tekken.json): the 256 bytes as its vocabulary, mistral-common's special tokens, and the
+audio settings of the released checkpoints (16 kHz, 12.5 audio tokens per second, 128 mel bins,
+30 s chunks). Building one takes well under a second.
 """
 
 from __future__ import annotations
@@ -26,6 +29,10 @@ _TEXT = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "nu
          "num_key_value_heads": 2, "max_position_embeddings": 4096, "tie_word_embeddings": False}
 _AUDIO = {"d_model": 32, "encoder_attention_heads": 2, "encoder_ffn_dim": 64, "encoder_layers": 2,
           "num_mel_bins": 128, "output_dim": 32, "initializer_range": 0.5}
+
+# for_vllm: every attention head 32-dimensional (vLLM's CPU attention needs multiples of 32)
+_VLLM_TEXT = {**_TEXT, "hidden_size": 64, "intermediate_size": 128, "num_attention_heads": 2, "num_key_value_heads": 1}
+_VLLM_AUDIO = {**_AUDIO, "d_model": 64, "encoder_ffn_dim": 128, "output_dim": 64}
 
 _QWEN3_AUDIO = {**_AUDIO, "downsample_hidden_size": 16, "n_window": 50, "n_window_infer": 400}
 QWEN3_AUDIO_PLACEHOLDER = "<|audio_start|><|audio_pad|><|audio_end|>"
@@ -103,18 +110,21 @@ def _ids(tokenizer: Any, named: dict[str, str]) -> dict[str, int]:
     return {k: tokenizer.convert_tokens_to_ids(v) for k, v in named.items()}
 
 
-def make_tiny_qwen25_omni(out_dir: str | Path) -> Path:
-    """Qwen2.5-Omni: a full Qwen2_5OmniConfig (talker disabled, so only thinker weights exist)."""
+def make_tiny_qwen25_omni(out_dir: str | Path, for_vllm: bool = False) -> Path:
+    """Qwen2.5-Omni: a full Qwen2_5OmniConfig (talker disabled, so only thinker weights exist);
+    `for_vllm`: 32-dimensional attention heads everywhere (vLLM's CPU build)."""
     from transformers import Qwen2_5OmniConfig, Qwen2_5OmniForConditionalGeneration
 
     tokenizer = build_tokenizer(QWEN25_OMNI_TOKENS)
     ids = _ids(tokenizer, QWEN25_OMNI_TOKENS)
+    text, audio, width = (_VLLM_TEXT, _VLLM_AUDIO, 64) if for_vllm else (_TEXT, _AUDIO, 32)
+    mrope = [8, 4, 4] if for_vllm else [2, 1, 1]  # halves of the head dimension
     thinker = {
-        "audio_config": {**_AUDIO, "max_source_positions": 1500, "n_window": 100},
-        "vision_config": {"depth": 1, "embed_dim": 16, "hidden_size": 32, "num_heads": 2, "intermediate_size": 32,
-                          "out_hidden_size": 32, "fullatt_block_indexes": [0]},
-        "text_config": {**_TEXT, "vocab_size": len(tokenizer),
-                        "rope_scaling": {"mrope_section": [2, 1, 1], "rope_type": "default", "type": "default"}},
+        "audio_config": {**audio, "max_source_positions": 1500, "n_window": 100},
+        "vision_config": {"depth": 1, "embed_dim": width, "hidden_size": width, "num_heads": 2,
+                          "intermediate_size": 32, "out_hidden_size": width, "fullatt_block_indexes": [0]},
+        "text_config": {**text, "vocab_size": len(tokenizer),
+                        "rope_scaling": {"mrope_section": mrope, "rope_type": "default", "type": "default"}},
         "audio_token_index": ids["audio_token"], "image_token_index": ids["image_token"],
         "video_token_index": ids["video_token"], "audio_start_token_id": ids["audio_bos_token"],
         "audio_end_token_id": ids["audio_eos_token"], "vision_start_token_id": ids["vision_bos_token"],
@@ -166,22 +176,82 @@ def make_tiny_qwen3_asr(out_dir: str | Path) -> Path:
                  QWEN3_AUDIO_PLACEHOLDER, out_dir)
 
 
+def tekken_json(n_special: int = 64) -> dict[str, Any]:
+    """A tiny Tekken tokenizer file: byte vocabulary, mistral-common's special tokens in their
+    enum order (ranks 0, 1, 2: <unk>, <s>, </s>), Voxtral's audio settings."""
+    import base64
+
+    from mistral_common.tokens.tokenizers.base import SpecialTokens
+
+    specials = [t.value for t in SpecialTokens]
+    return {
+        "config": {"pattern": r"\s*[\p{L}\p{N}]+|[^\s\p{L}\p{N}]+|\s+", "num_vocab_tokens": 256,
+                   "default_vocab_size": 256 + n_special, "default_num_special_tokens": n_special, "version": "v7"},
+        "vocab": [{"rank": i, "token_bytes": base64.b64encode(bytes([i])).decode(), "token_str": None}
+                  for i in range(256)],
+        "special_tokens": [{"rank": i, "token_str": t, "is_control": True} for i, t in enumerate(specials)],
+        "audio": {"sampling_rate": SAMPLE_RATE, "frame_rate": 12.5, "chunk_length_s": 30.0,
+                  "audio_encoding_config": {"num_mel_bins": 128, "hop_length": 160, "window_size": 400}},
+    }
+
+
+def make_tiny_voxtral(out_dir: str | Path) -> Path:
+    """Voxtral: a VoxtralConfig (Whisper-style encoder whose frames are stacked by 4 for the
+    projector, a Llama text model) with a Tekken tokenizer (tekken_json)."""
+    import json
+
+    import torch
+    from transformers import GenerationConfig, VoxtralConfig, VoxtralForConditionalGeneration
+
+    out = Path(out_dir)
+    tekken = tekken_json()
+    (out / "tekken.json").write_text(json.dumps(tekken), encoding="utf-8")
+    ids = {t["token_str"]: t["rank"] for t in tekken["special_tokens"]}
+    vocab = tekken["config"]["default_vocab_size"]
+    # encoder_ffn_dim is also the projector's input: 4 stacked frames of d_model
+    audio = {k: v for k, v in _AUDIO.items() if k != "output_dim"} | {"encoder_ffn_dim": 4 * _AUDIO["d_model"],
+                                                                      "max_source_positions": 1500}
+    config = VoxtralConfig(audio_config=audio, text_config={
+        **_TEXT, "model_type": "llama", "vocab_size": vocab, "head_dim": 8, "bos_token_id": ids["<s>"],
+        "eos_token_id": ids["</s>"], "pad_token_id": ids["<pad>"]}, audio_token_id=ids["[AUDIO]"])
+    torch.manual_seed(SEED)
+    model = VoxtralForConditionalGeneration(config).eval()
+    model.generation_config = GenerationConfig(bos_token_id=ids["<s>"], eos_token_id=ids["</s>"],
+                                               pad_token_id=ids["<pad>"])
+    model.save_pretrained(out)
+    _whisper_features().save_pretrained(out)
+    return out
+
+
 BUILDERS: dict[str, Callable[[str | Path], Path]] = {
     "qwen2.5-omni": make_tiny_qwen25_omni,
     "qwen3-omni": make_tiny_qwen3_omni,
     "qwen3-asr": make_tiny_qwen3_asr,
+    "voxtral": make_tiny_voxtral,  # needs mistral-common (families.py `requires`)
 }
 
 
-def build_tiny(family: str, workdir: str | Path) -> Path:
-    """The tiny checkpoint of `family` in workdir/<family> (built once per folder)."""
+VLLM_BUILDERS: dict[str, Callable[[str | Path], Path]] = {
+    "qwen2.5-omni": lambda out: make_tiny_qwen25_omni(out, for_vllm=True),
+}
+
+
+def build_tiny(family: str, workdir: str | Path, for_vllm: bool = False) -> Path:
+    """The tiny checkpoint of `family` in workdir/<family> (built once per folder); `for_vllm`:
+    the shape vLLM's CPU build runs, in workdir/<family>-vllm."""
     from qa_eval.errors import PrerequisiteError
 
-    if family not in BUILDERS:
+    from model_adapters.hf_audio_lm.families import FAMILIES
+    from model_adapters.hf_audio_lm.processor import check_requirements
+
+    builders = VLLM_BUILDERS if for_vllm else BUILDERS
+    if family in builders:
+        check_requirements(FAMILIES[family])  # PrerequisiteError naming the pip package (Voxtral: mistral-common)
+    if family not in builders:
         raise PrerequisiteError(f"no tiny {family} checkpoint can be built offline here (its processor needs "
-                                f"packages this suite does not install); tiny families: {', '.join(BUILDERS)}")
-    out = Path(workdir) / family
+                                f"packages this suite does not install); tiny families: {', '.join(builders)}")
+    out = Path(workdir) / (f"{family}-vllm" if for_vllm else family)
     if not (out / "config.json").is_file():
         out.mkdir(parents=True, exist_ok=True)
-        BUILDERS[family](out)
+        builders[family](out)
     return out

@@ -6,7 +6,10 @@
 architecture and feature extractor (Whisper recipe, 128 mel bins, 30 s window, 1500 encoder
 positions), tiny widths, random weights from a fixed seed. The tokenizer is a byte-level BPE
 with Qwen2's pre-tokenizer, trained here on a small fixed corpus, followed by the special
-tokens the Qwen2-Audio prompts and processor use. Building takes about a second.
+tokens the Qwen2-Audio prompts and processor use. The weights are saved under the hub
+checkpoints' names (`language_model.model.layers...`; some transformers versions write
+`language_model.model.model...`, which vLLM rejects). `for_vllm=True` gives every attention head
+32 dimensions (vLLM's CPU attention needs multiples of 32). Building takes about a second.
 """
 
 from __future__ import annotations
@@ -121,13 +124,35 @@ def shaped_config(
     )
 
 
-def build_config(tokenizer):
+# for_vllm: 32-dimensional attention heads in the language model (hidden 64, 2 heads, 1 KV head)
+VLLM_TEXT_SHAPE = {"hidden": 64, "heads": 2, "kv_heads": 1, "intermediate": 128}
+# `qa-eval bench --model qwen2-audio --shape small`: a CPU-sized model with the real head width
+# (128), LLM 4 layers of hidden 512, encoder 4 layers of d_model 256 (heads of 64)
+SMALL_SHAPE = {"hidden": 512, "layers": 4, "heads": 4, "kv_heads": 4, "intermediate": 1408,
+               "enc_d_model": 256, "enc_layers": 4, "enc_heads": 4, "enc_ffn": 1024}
+
+
+def build_config(tokenizer, shape: dict | None = None):
     eos = tokenizer.convert_tokens_to_ids("<|endoftext|>")
-    return shaped_config(len(tokenizer), eos_id=eos, audio_token_id=tokenizer.convert_tokens_to_ids("<|AUDIO|>"))
+    return shaped_config(len(tokenizer), eos_id=eos, audio_token_id=tokenizer.convert_tokens_to_ids("<|AUDIO|>"),
+                         **(shape or {}))
 
 
-def make_tiny_qwen2_audio(out_dir: str | Path) -> Path:
-    """Write a tiny random Qwen2-Audio checkpoint (weights, config, processor) to out_dir."""
+def save_hub_layout(model, out: Path) -> None:
+    """save_pretrained, with the weights under the hub checkpoints' names."""
+    from safetensors.torch import load_file, save_file
+
+    model.save_pretrained(out)
+    path = out / "model.safetensors"
+    weights = load_file(path)
+    save_file({k.replace("language_model.model.model.", "language_model.model."): v for k, v in weights.items()},
+              path, metadata={"format": "pt"})
+
+
+def make_tiny_qwen2_audio(out_dir: str | Path, for_vllm: bool = False, shape: dict | None = None) -> Path:
+    """Write a tiny random Qwen2-Audio checkpoint (weights, config, processor) to out_dir
+    (`for_vllm`: the shape vLLM's CPU build runs, see the module docstring; `shape`: any other
+    `shaped_config` widths, e.g. SMALL_SHAPE)."""
     import torch
     from transformers import (
         GenerationConfig,
@@ -139,14 +164,14 @@ def make_tiny_qwen2_audio(out_dir: str | Path) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tokenizer = build_tokenizer()
-    config = build_config(tokenizer)
+    config = build_config(tokenizer, shape or (VLLM_TEXT_SHAPE if for_vllm else None))
     torch.manual_seed(SEED)
     model = Qwen2AudioForConditionalGeneration(config).eval()
     eos = config.text_config.eos_token_id
     im_end = tokenizer.convert_tokens_to_ids("<|im_end|>")
     # as the released checkpoints: generation ends at <|im_end|> or <|endoftext|>
     model.generation_config = GenerationConfig(bos_token_id=eos, eos_token_id=[im_end, eos], pad_token_id=eos)
-    model.save_pretrained(out)
+    save_hub_layout(model, out)
     features = WhisperFeatureExtractor(feature_size=128, sampling_rate=SAMPLE_RATE, return_attention_mask=True)
     Qwen2AudioProcessor(feature_extractor=features, tokenizer=tokenizer).save_pretrained(out)
     return out

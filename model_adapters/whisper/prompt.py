@@ -6,8 +6,9 @@ segments, not words, so its output could never be scored as SRWT. The language t
 is left out (language detection) when the audio language is "unknown". Whisper translates only
 into English. English-only models (`*.en`) take `<|startoftranscript|>` (+ `<|notimestamps|>`)
 and only transcribe English. Audio goes to the encoder, so `n_audio` must be 1.
-Tasks Whisper was not trained for (captions, QA, classification, note analysis) are refused
-with an AdapterError naming the task kind and the model family.
+Tasks Whisper was not trained for (captions, QA, multiple choice, classification, note analysis)
+are refused with an AdapterError naming the task kind and the model family: its decoder writes
+transcripts, and no prompt of special tokens can ask it to pick an option.
 """
 
 from __future__ import annotations

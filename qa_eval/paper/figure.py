@@ -1,6 +1,7 @@
-"""Figure 1's radar: Qwen-Audio (paper), the previous top-tier (best baseline of Table 3) and each
-measured model, on the twelve dataset axes of `table3.json` (ASR as 1 - WER, CoVoST2 as the mean
-BLEU of its seven directions, drawn only for a series that has all seven)."""
+"""A paper's radar (Figure 1 of the Qwen-Audio paper, the Qwen2-Audio README's radar): the subject
+(paper), the previous top-tier (best baseline of the table), the paper columns the figure draws on
+their own and each measured model, on the figure's dataset axes (ASR as 1 - WER, CoVoST2 as the
+mean BLEU of its seven directions, drawn only for a series that has all seven)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from statistics import fmean
 
 from qa_eval import radar
 from qa_eval.errors import ConfigError
-from qa_eval.paper.data import DATA_FILE, QWEN_AUDIO, AxisSpec, Measure, PaperTable
+from qa_eval.paper.data import AxisSpec, Measure, PaperTable
 from qa_eval.paper.measured import MeasuredRuns
 
 TOP_TIER = "Previous top-tier (paper)"
 PAPER_COLOUR, TOP_TIER_COLOUR = "#d62728", "#7f7f7f"
+OWN_SERIES_COLOURS = ("#e7969c", "#c49c94", "#dbdb8d")  # paper columns drawn on their own
 
 
 def _axis(table: PaperTable, spec: AxisSpec) -> radar.Axis:
@@ -36,17 +38,21 @@ def _paper(table: PaperTable, measure: Measure, models: tuple[str, ...]) -> floa
 
 
 def radar_series(table: PaperTable, runs: MeasuredRuns) -> tuple[list[radar.Axis], list[radar.Series]]:
-    axes = [_axis(table, spec) for spec in table.axes]
-    specs = dict(zip((a.key for a in axes), table.axes))
+    axes = [_axis(table, spec) for spec in table.figure.axes]
+    specs = dict(zip((a.key for a in axes), table.figure.axes))
 
     def values(get) -> dict[str, float]:
         out = {key: _mean([get(m) for m in spec.measures]) for key, spec in specs.items()}
         return {k: v for k, v in out.items() if v is not None}
 
+    drawn = table.figure.models
+    top_tier = tuple(m for m in table.baselines if m not in drawn)
     series = [
-        radar.Series(f"{QWEN_AUDIO} (paper)", values(lambda m: _paper(table, m, (QWEN_AUDIO,))),
+        radar.Series(f"{table.subject} (paper)", values(lambda m: _paper(table, m, (table.subject,))),
                      "--", PAPER_COLOUR),
-        radar.Series(TOP_TIER, values(lambda m: _paper(table, m, table.baselines)), ":", TOP_TIER_COLOUR),
+        radar.Series(TOP_TIER, values(lambda m: _paper(table, m, top_tier)), ":", TOP_TIER_COLOUR),
+        *(radar.Series(f"{model} (paper)", values(lambda m, model=model: _paper(table, m, (model,))), "-.",
+                       OWN_SERIES_COLOURS[i % len(OWN_SERIES_COLOURS)]) for i, model in enumerate(drawn)),
     ]
     for col in runs.columns:
         def measured(m: Measure, col: str = col) -> float | None:
@@ -60,10 +66,7 @@ def radar_series(table: PaperTable, runs: MeasuredRuns) -> tuple[list[radar.Axis
 
 def render_radar(table: PaperTable, runs: MeasuredRuns) -> radar.RadarImages:
     axes, series = radar_series(table, runs)
-    images = radar.render(
-        axes, series, title="Figure 1 (Qwen-Audio paper): test sets, each axis relative to its best",
-        note="ASR: 1 - WER; CoVoST2: mean BLEU of its 7 directions. " + table.figure_choice,
-    )
+    images = radar.render(axes, series, title=table.figure.title, note=f"{table.figure.note} {table.figure.choice}")
     if images is None:  # the paper's own series always have values
-        raise ConfigError(f"{DATA_FILE}: Figure 1 has no value on any axis")
+        raise ConfigError(f"{table.path}: the figure has no value on any axis")
     return images

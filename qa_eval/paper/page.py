@@ -1,4 +1,4 @@
-"""The self-contained HTML page: Table 3 with measured columns, and the radar as a data: URI.
+"""The self-contained HTML page: a paper's table with measured columns, and the radar as a data: URI.
 
 Nothing on the page loads from elsewhere (no scripts, no links, no fonts) and a
 Content-Security-Policy forbids it; a measured value's 95 % interval is its cell's title (hover).
@@ -10,7 +10,6 @@ import base64
 from html import escape
 from xml.sax.saxutils import quoteattr
 
-from qa_eval.paper.data import QWEN_AUDIO
 from qa_eval.paper.table import Cell, Grid, fixed_cells
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -44,12 +43,13 @@ def _td(cell: Cell, kind: str) -> str:
 
 
 def _head(grid: Grid) -> str:
-    n_paper = len(grid.baselines) + 1
-    top = f'<th colspan="4"></th><th class="group" colspan="{n_paper}">Paper (Table 3, as printed)</th>'
+    n_paper = len(grid.paper_columns)
+    top = (f'<th colspan="4"></th><th class="group" colspan="{n_paper}">'
+           f'Paper ({escape(grid.table.label)}, as printed)</th>')
     if grid.measured:
         top += f'<th class="group" colspan="{len(grid.measured)}">Measured (qa-eval)</th>'
-    names = ["Task", "Dataset", "Split", "Metric", *grid.baselines, QWEN_AUDIO, *grid.measured]
-    cites = [None] * 4 + [grid.citations.get(m) for m in grid.baselines] + [None] * (1 + len(grid.measured))
+    names = ["Task", "Dataset", "Split", "Metric", *grid.paper_columns, *grid.measured]
+    cites = [None] * 4 + [grid.table.models[m] for m in grid.paper_columns] + [None] * len(grid.measured)
     cells = "".join(
         f'<th{" class=model" if i >= 4 else ""}{f" title={quoteattr(c)}" if c else ""}>{escape(n)}</th>'
         for i, (n, c) in enumerate(zip(names, cites)))
@@ -58,7 +58,7 @@ def _head(grid: Grid) -> str:
 
 def _body(grid: Grid) -> str:
     lines = []
-    n_paper = len(grid.baselines) + 1
+    n_paper = len(grid.paper_columns)
     for i, gr in enumerate(grid.rows):
         cells = "".join(f"<td>{escape(c)}</td>" for c in fixed_cells(grid, i))
         kinds = [""] * (n_paper - 1) + ["qwen"] + ["measured"] * len(grid.measured)
@@ -71,14 +71,14 @@ def _body(grid: Grid) -> str:
 def to_html(grid: Grid, radar_svg: str) -> str:
     uri = "data:image/svg+xml;base64," + base64.b64encode(radar_svg.encode("utf-8")).decode("ascii")
     notes = "".join(f"<li>{escape(n)}</li>" for n in grid.notes)
-    title = grid.heading
+    title, figure = grid.heading, grid.table.figure.name
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
         f"<title>{escape(title)}</title><style>{STYLE}</style></head>\n<body>"
         f"<h1>{escape(title)}</h1>\n<table>{_head(grid)}\n{_body(grid)}</table>\n"
         f'<ol class="notes">{notes}</ol>\n'
-        f'<figure><img alt="Figure 1 radar of the paper\'s and the measured models" src="{uri}">'
-        "<figcaption>Figure 1 style radar: each axis relative to its best value.</figcaption></figure>\n"
+        f'<figure><img alt="{escape(figure)} radar of the paper\'s and the measured models" src="{uri}">'
+        f"<figcaption>{escape(figure)} style radar: each axis relative to its best value.</figcaption></figure>\n"
         "</body></html>\n"
     )

@@ -1,10 +1,11 @@
-"""`qa-eval paper-table`: Table 3 as Markdown, HTML and LaTeX, and Figure 1's radar as PNG and SVG."""
+"""`qa-eval paper-table`: a paper's table (PAPERS: the Qwen-Audio paper's Table 3 by default, the
+Qwen2-Audio report's) as Markdown, HTML and LaTeX, and its radar as PNG and SVG."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from qa_eval.paper.data import QWEN_AUDIO, load_table
+from qa_eval.paper.data import DEFAULT_PAPER, load_paper
 from qa_eval.paper.figure import render_radar
 from qa_eval.paper.measured import collect_measured
 from qa_eval.paper.page import to_html
@@ -14,10 +15,11 @@ OUTPUTS = ("paper_table.md", "paper_table.html", "paper_table.tex", "paper_radar
 FIXED = ("Task", "Dataset", "Split", "Metric")
 
 
-def write_paper_table(results_dir: Path, out_dir: Path) -> list[Path]:
-    """Read the metrics.json files under `results_dir`, write the five OUTPUTS to `out_dir`."""
-    table = load_table()
-    runs = collect_measured(results_dir, table.measures)
+def write_paper_table(results_dir: Path, out_dir: Path, paper: str = DEFAULT_PAPER) -> list[Path]:
+    """Read the metrics.json files under `results_dir`, write the five OUTPUTS of `paper`'s table
+    to `out_dir` (ConfigError for a paper PAPERS does not name)."""
+    table = load_paper(paper)
+    runs = collect_measured(results_dir, table.scorers)
     grid = build_grid(table, runs, results_dir)
     images = render_radar(table, runs)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -31,7 +33,7 @@ def write_paper_table(results_dir: Path, out_dir: Path) -> list[Path]:
 
 
 def headings(grid: Grid) -> list[str]:
-    return [*FIXED, *grid.baselines, f"{QWEN_AUDIO} (paper)", *grid.measured]
+    return [*FIXED, *(grid.paper_heading(m) for m in grid.paper_columns), *grid.measured]
 
 
 def to_markdown(grid: Grid, radar_file: str) -> str:
@@ -49,7 +51,7 @@ def to_markdown(grid: Grid, radar_file: str) -> str:
     notes = [f"{n}. {text}" for n, text in enumerate(grid.notes, start=1)]
     return (f"# {grid.heading}\n\n" + "\n".join(lines)
             + "\n\nNotes:\n\n" + "\n".join(notes)
-            + f"\n\n![Figure 1 radar: the paper's and the measured models]({radar_file})\n")
+            + f"\n\n![{grid.table.figure.name} radar: the paper's and the measured models]({radar_file})\n")
 
 
 _LATEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
@@ -71,8 +73,8 @@ def _latex_row(grid: Grid, i: int, gr: GridRow) -> str:
 def to_latex(grid: Grid) -> str:
     """A table* for a LaTeX document with \\usepackage{booktabs,graphicx}."""
     spec = "llll" + "r" * len(grid.columns)
-    n_paper = len(grid.baselines) + 1
-    group_head = rf"\multicolumn{{4}}{{l}}{{}} & \multicolumn{{{n_paper}}}{{c}}{{Paper (Table 3)}}"
+    n_paper = len(grid.paper_columns)
+    group_head = rf"\multicolumn{{4}}{{l}}{{}} & \multicolumn{{{n_paper}}}{{c}}{{Paper ({tex(grid.table.label)})}}"
     rules = rf"\cmidrule(lr){{5-{4 + n_paper}}}"
     if grid.measured:
         first = 5 + n_paper

@@ -1,4 +1,4 @@
-"""Table 3 as a grid of display cells: the paper's columns as printed, then one per measured model.
+"""A paper's table as a grid of display cells: the paper's columns as printed, then one per measured model.
 
 Every renderer (Markdown, HTML, LaTeX) draws this one grid, so they agree on values, rounding,
 the bold best value per row and the footnotes.
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa_eval.paper.data import QWEN_AUDIO, PaperRow, PaperTable
+from qa_eval.paper.data import PaperRow, PaperTable
 from qa_eval.paper.measured import Measured, MeasuredRuns
 
 MISSING = "–"
@@ -36,20 +36,27 @@ class GridRow:
 
 @dataclass(frozen=True)
 class Grid:
-    title: str
-    baselines: tuple[str, ...]
+    table: PaperTable
     measured: tuple[str, ...]
-    citations: dict[str, str | None]
     rows: tuple[GridRow, ...]
     notes: tuple[str, ...]
 
     @property
     def heading(self) -> str:
-        return f"Qwen-Audio paper, {self.title}" + (", with measured columns" if self.measured else "")
+        return f"{self.table.name}, {self.table.title}" + (", with measured columns" if self.measured else "")
+
+    @property
+    def paper_columns(self) -> tuple[str, ...]:
+        """The paper's columns in its order, the subject last."""
+        return tuple(self.table.models)
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return self.baselines + (QWEN_AUDIO,) + self.measured
+        return self.paper_columns + self.measured
+
+    def paper_heading(self, model: str) -> str:
+        """A paper column's heading: the subject's says "(paper)"."""
+        return f"{model} (paper)" if model == self.table.subject else model
 
 
 def fixed_cells(grid: Grid, i: int) -> list[str]:
@@ -99,8 +106,7 @@ def build_grid(table: PaperTable, runs: MeasuredRuns, results_dir: Path) -> Grid
             counts.append(None if m is None else m.n)
         rows.append(GridRow(row, tuple(Cell(t, b, h, n) for t, b, h, n
                                        in zip(texts, _best(row, texts), hovers, counts))))
-    return Grid(table.title, table.baselines, runs.columns, dict(table.models), tuple(rows),
-                _notes(table, runs))
+    return Grid(table, runs.columns, tuple(rows), _notes(table, runs))
 
 
 def _best(row: PaperRow, texts: list[str]) -> list[bool]:
@@ -114,10 +120,8 @@ def _best(row: PaperRow, texts: list[str]) -> list[bool]:
 
 
 def _notes(table: PaperTable, runs: MeasuredRuns) -> tuple[str, ...]:
-    cites = ", ".join(f"{m} ({c})" for m, c in table.models.items() if c)
     notes = [
-        f"Paper columns: {table.paper}, Table 3, values as printed ({cites}). "
-        f"{MISSING}: not reported, or not run.",
+        _sources_note(table),
         *table.notes,
         "Bold: best value of the row (↓ lower is better, ↑ higher is better), compared as displayed.",
     ]
@@ -130,6 +134,14 @@ def _notes(table: PaperTable, runs: MeasuredRuns) -> tuple[str, ...]:
             + (f" ({runs.superseded} other value(s) set aside)." if runs.superseded else ".")
         )
     if runs.other_scorer:
-        notes.append(f"{runs.other_scorer} result(s) scored with another scorer than the paper's "
-                     "(e.g. wer-normalized) are left out: the paper's numbers were not computed that way.")
+        notes.append(f"{runs.other_scorer} result(s) scored with another scorer than the one the paper's "
+                     "numbers of their rows were computed with are left out.")
     return tuple(notes)
+
+
+def _sources_note(table: PaperTable) -> str:
+    """Where the paper columns were transcribed from, with the citations the paper gives."""
+    cites = ", ".join(f"{m} ({c})" for m, c in table.models.items() if c)
+    others = "".join(f"; {m}: {table.source_of(m)}" for m in table.model_sources)
+    return (f"Paper columns: {table.sources[table.source]}, values as printed"
+            + (f" ({cites})" if cites else "") + others + f". {MISSING}: not reported, or not run.")

@@ -32,7 +32,8 @@ def evaluate(req: RunRequest, log: Callable[[str], None] = stderr_log) -> tuple[
     metrics.json with other numbers is kept under previous/.
     """
     world = World.from_env()
-    plan = make_plan(req, replace(req.options, device=world.device_for(req.options.device)))
+    device = world.device_for(req.options.device, req.options.tensor_parallel_size)
+    plan = make_plan(req, replace(req.options, device=device))
     world.init()
     try:
         timings = world.gather(generate_missing(world, plan, log))

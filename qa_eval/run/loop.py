@@ -32,8 +32,10 @@ from qa_eval.records import Generation, GenerationConfig, Prediction, Sample
 from qa_eval.run.progress import Progress
 from qa_eval.store import PredictionStore
 
-# Sample fields copied into each prediction row (docs/DESIGN.md: lang, src_lang, tgt_lang, question).
-COPIED_FIELDS = ("lang", "src_lang", "tgt_lang", "question", "source_as_given")
+# Sample fields copied into each prediction row (docs/DESIGN.md: lang, src_lang, tgt_lang, question;
+# a multiple-choice row's choices and the groups its scorer reports).
+COPIED_FIELDS = ("lang", "src_lang", "tgt_lang", "question", "source_as_given",
+                 "choices", "category", "sub_category", "difficulty")
 PREFETCH_BATCHES = 2
 
 

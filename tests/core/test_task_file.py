@@ -50,6 +50,11 @@ FAMILY_EXAMPLES = {
                   PromptIntent("transcribe", "zh", "zh", timestamps=True)),
     "note_analysis.toml": ("sampler-notes", "note-analysis", "nsynth", 30, {}, _sample("sampler_notes"),
                            PromptIntent("analyze_note", "unknown", "en", label_set="nsynth")),
+    "multiple_choice.toml": ("machine-mcq", "multiple-choice", "mmau", 64, {},
+                             _sample("machine_mcq", "Belt slip", question="What fails?",
+                                     choices=["Bearing noise", "Belt slip"]),
+                             PromptIntent("choose", "unknown", "en", question="What fails?",
+                                          choices=("Bearing noise", "Belt slip"))),
 }
 
 
@@ -83,6 +88,10 @@ def test_family_example_details() -> None:
     assert srwt.intent(_sample("meetings_en", "<|0.00|>hello<|0.40|>", lang="zh")).audio_lang == "zh"
     with pytest.raises(ConfigError, match="has no 'question'"):
         load_task_file(EXAMPLES / "aqa.toml").intent(_sample("street_aqa"))
+    mcq = load_task_file(EXAMPLES / "multiple_choice.toml")
+    assert mcq.paper == {"machine_mcq": {"acc": 0.62}}
+    with pytest.raises(ConfigError, match="'choices' must be a list of at least two option texts"):
+        mcq.intent(_sample("machine_mcq", question="What fails?", choices=["Belt slip"]))
 
 
 @pytest.mark.parametrize("builtin, text, sample", [
@@ -97,6 +106,7 @@ def test_family_example_details() -> None:
     ("cochlscene", 'family = "classification"\nlabel_set = "scene"\nlabels = ["Bus"]', _sample("x")),
     ("nsynth", 'family = "note-analysis"', _sample("x")),
     ("srwt", 'family = "srwt"', _sample("x", "<|0.00|><|sil|><|0.54|>面<|0.86|>条<|1.17|>")),
+    ("mmau-test-mini", 'family = "multiple-choice"', _sample("x", "Man", question="Who?", choices=["Man", "Woman"])),
 ])
 def test_a_task_file_prompts_and_scores_as_the_builtin_of_its_family(tmp_path, builtin, text, sample) -> None:
     """The built-in plugins and the task files share one set of family builders."""
@@ -125,6 +135,14 @@ def test_the_readme_inhouse_asr_example() -> None:
     assert task.sources == ("calls_2024q1", "calls_2024q2") and task.manifest == "/data/inhouse/asr_en/manifest.jsonl"
     assert task.paper == {"calls_2024q1": {"wer": 0.112}, "calls_2024q2": {"wer": 0.098}}
     assert task.intent(_sample("calls_2024q1")) == PromptIntent("transcribe", "en", "en")
+
+
+def test_the_mmar_example_is_a_multiple_choice_task() -> None:
+    task = load_task_file(DOCS / "mmar.toml")
+    assert (task.name, task.family, task.scorer, task.sources) == ("mmar", "multiple-choice", "mmau", ("mmar",))
+    sample = _sample("mmar", "Piano", question="Which instrument?", choices=["Piano", "Organ"], category="music")
+    assert task.intent(sample) == PromptIntent("choose", "unknown", "en", question="Which instrument?",
+                                               choices=("Piano", "Organ"))
 
 
 def _manifest(folder: Path, rows: list[dict]) -> Path:

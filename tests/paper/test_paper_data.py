@@ -7,37 +7,19 @@ import json
 import re
 
 import pytest
-from paper_helpers import MD, md_text, parse_md
+from paper_helpers import MD, md_text, parse_md, table_blocks
 
 from qa_eval import registry
 from qa_eval.errors import ConfigError
-from qa_eval.paper.data import DATA_FILE, QWEN_AUDIO, load_table
+from qa_eval.paper.data import DATA_FILE, load_table
 from qa_eval.paper.figure import radar_series
 from qa_eval.paper.measured import MeasuredRuns
 from qa_eval.scoring import declared_metric
 
 
-def table_blocks() -> list[dict]:
-    """The same shape, rebuilt from the loaded table3.json."""
-    table = load_table()
-    blocks: list[dict] = []
-    for g in sorted({r.group for r in table.rows}):
-        rows = [r for r in table.rows if r.group == g]
-        first = rows[0]
-        models = list(first.printed)
-        blocks.append({
-            "task": first.task,
-            "dataset": f"{first.dataset} {' / '.join(r.label for r in rows)}".strip(),
-            "metric": f"{first.metric} {first.direction}".strip(),
-            "models": [(f"{m} ({table.models[m]})" if table.models[m] else m,
-                        [r.printed[m] for r in rows]) for m in models],
-        })
-    return blocks
-
-
 def test_every_block_model_and_number_as_printed():
     expected = parse_md(MD.read_text(encoding="utf-8"))
-    got = table_blocks()
+    got = table_blocks(load_table())
     assert len(got) == len(expected) == 14
     for e, g in zip(expected, got):
         assert g == e
@@ -59,7 +41,7 @@ def test_rows_name_declared_sources_and_match_the_task_plugins_paper_numbers():
         task_name, source, metric = row.measure
         task = registry.load("task", task_name)
         assert source in task.sources, row
-        assert task.paper[source][metric] * row.scale == pytest.approx(row.paper_value(QWEN_AUDIO), abs=1e-9)
+        assert task.paper[source][metric] * row.scale == pytest.approx(row.paper_value("Qwen-Audio"), abs=1e-9)
         assert declared_metric(task.scorer, metric).higher_is_better == row.higher_is_better, row
 
 
@@ -78,12 +60,12 @@ def test_figure1_rules():
     assert len(axes) == n_datasets == 12
     one_minus = {a.label.split("\n")[0] for a in axes if a.transform == "one_minus"}
     assert one_minus == {"LibriSpeech", "Aishell1", "Aishell2"}
-    (covost,) = [s for s in table.axes if s.label.startswith("CoVoST2")]
+    (covost,) = [s for s in table.figure.axes if s.label.startswith("CoVoST2")]
     assert [m[1] for m in covost.measures] == [f"covost2_{d.replace('-', '_')}_test" for d in directions]
     paper = series[0].values
     covost_key = next(a.key for a in axes if a.label.startswith("CoVoST2"))
     assert paper[covost_key] == pytest.approx((25.1 + 33.9 + 41.5 + 15.7 + 39.7 + 38.5 + 36.0) / 7)
-    for spec in table.axes:  # never two different tasks, or two sources outside CoVoST2's mean
+    for spec in table.figure.axes:  # never two different tasks, or two sources outside CoVoST2's mean
         assert len({m[0] for m in spec.measures}) == 1
         assert len(spec.measures) == 1 or spec.label.startswith("CoVoST2")
 

@@ -1,4 +1,4 @@
-"""The paper-table HTML page in headless Chromium: a screenshot shows the table and the radar, and
+"""The paper-table HTML page of each paper in headless Chromium: a screenshot shows the table and the radar, and
 the page asks the network for nothing (checked in the HTML and in Chromium's own net log)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 from matplotlib.colors import to_rgb
 from matplotlib.image import imread
 
-from qa_eval.paper import write_paper_table
+from qa_eval.paper import PAPERS, write_paper_table
 from qa_eval.paper.figure import PAPER_COLOUR
 from qa_eval.paper.page import HEADER_BG, MEASURED_BG
 from qa_eval.radar import PALETTE
@@ -70,10 +70,11 @@ class References(HTMLParser):
         self.urls += [v or "" for k, v in attrs if k in ("src", "href", "srcset", "action", "poster", "data")]
 
 
-@pytest.fixture(scope="module")
-def page(two_model_results, tmp_path_factory) -> Path:
+@pytest.fixture(scope="module", params=sorted(PAPERS))
+def page(request, two_model_results, tmp_path_factory) -> Path:
+    """The page of each paper's table (both have measured columns from `two_model_results`)."""
     out = tmp_path_factory.mktemp("html")
-    write_paper_table(two_model_results, out)
+    write_paper_table(two_model_results, out, request.param)
     return out / "paper_table.html"
 
 

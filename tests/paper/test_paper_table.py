@@ -6,29 +6,17 @@ from __future__ import annotations
 import json
 import os
 import re
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from paper_helpers import MD, parse_md, vocalsound, write
+from paper_helpers import MD, Cells, md_rows, parse_md, plain, vocalsound, write
 
 from qa_eval.errors import ConfigError, ManifestError
 from qa_eval.paper import OUTPUTS, write_paper_table
-from qa_eval.paper.data import QWEN_AUDIO, load_table
+from qa_eval.paper.data import load_table
 from qa_eval.paper.measured import short_revision
 
 N_FIXED = 4  # Task, Dataset, Split, Metric
-
-
-def md_rows(out: Path) -> tuple[list[str], list[list[str]]]:
-    lines = [ln for ln in (out / "paper_table.md").read_text(encoding="utf-8").splitlines() if ln.startswith("|")]
-    split = [[c.strip() for c in ln.strip().strip("|").split(" | ")] for ln in lines]
-    return split[0], split[2:]
-
-
-def plain(cell: str) -> str:
-    """The value of a cell: without bold and without the " (n=N)" of a measured value."""
-    return cell.split(" (n=")[0].removeprefix("**").removesuffix("**")
 
 
 def load(path: Path) -> dict:
@@ -45,8 +33,8 @@ def two_models_out(two_model_results, tmp_path_factory) -> Path:
 def check_paper_columns(head: list[str], rows: list[list[str]]) -> None:
     """Every paper cell of the rendered table equals table3.md, in the paper's rows and order."""
     table = load_table()
-    names = [*table.baselines, QWEN_AUDIO]
-    assert head[N_FIXED:N_FIXED + len(names)] == [*table.baselines, f"{QWEN_AUDIO} (paper)"]
+    names = [*table.baselines, table.subject]
+    assert head[N_FIXED:N_FIXED + len(names)] == [*table.baselines, f"{table.subject} (paper)"]
     printed = {}  # (block, split index) -> model -> value
     for b, block in enumerate(parse_md(MD.read_text(encoding="utf-8"))):
         for model, values in block["models"]:
@@ -134,28 +122,6 @@ def test_best_value_per_row_is_bold(two_models_out):
         assert [c.startswith("**") for c in cells[N_FIXED:]] == [v == best for v in values], row.measure
     ls_test_clean = rows[2]
     assert plain(ls_test_clean[-1]) == "192.31" and not ls_test_clean[-1].startswith("**")  # beta: WER > 100 %
-
-
-class Cells(HTMLParser):
-    """(text, title) of every <td>."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.cells: list[tuple[str, str | None]] = []
-        self._open: list | None = None
-
-    def handle_starttag(self, tag, attrs):
-        if tag == "td":
-            self._open = ["", dict(attrs).get("title")]
-
-    def handle_data(self, data):
-        if self._open is not None:
-            self._open[0] += data
-
-    def handle_endtag(self, tag):
-        if tag == "td" and self._open is not None:
-            self.cells.append((self._open[0], self._open[1]))
-            self._open = None
 
 
 def test_html_hover_shows_the_95_percent_interval(two_model_results, two_models_out):

@@ -33,6 +33,10 @@ RELEASE_IDS = {
     "tut2017": ["audio/1.wav", "audio/2.wav"],
     "meld": ["dia0_utt0", "dia0_utt1"] if fake_layouts.ffmpeg_available() else ["dia0_utt0"],
     "nsynth": ["bass_synthetic_033-022-050", "keyboard_acoustic_004-060-100"],
+    "mmau-test-mini": ["mmau-0001", "mmau-0002", "mmau-0003"],
+    **{f"cv15-{lang}": [f"common_voice_{locale}_100", f"common_voice_{locale}_101"]
+       for lang, (locale, _) in fake_layouts.CV_SENTENCES.items()},
+    "fleurs-zh": ["10004088536354799741", "1000631617766157745"],
 }
 
 
@@ -86,6 +90,11 @@ def test_librispeech_missing_split_lists_those_present(tmp_path):
     ("meld", "dev", "test"),
     ("nsynth", "valid", "test"),
     ("covost2", "de_en", "en_de, zh_en"),
+    ("mmau-test-mini", "test", "test-mini"),  # MMAU's test answers are withheld
+    ("mmau-test-mini", "test-mini", None),
+    ("cv15-yue", "dev", None),
+    ("fleurs-zh", "dev", None),
+    ("fleurs-zh", "train", "dev, test"),
 ])
 def test_other_missing_splits_list_those_present(tmp_path, task, split, present):
     release = fake_layouts.BUILDERS[task](tmp_path / "raw")

@@ -238,3 +238,39 @@ def test_errors_name_the_problem(tmp_path):
         prepare("cochlscene", tmp_path / "empty", tmp_path / "o.jsonl")
     with pytest.raises(ConfigError, match="no data preparation"):
         prepare("srwt", tmp_path / "empty", tmp_path / "o.jsonl")
+
+
+def test_mmau_test_mini_questions_with_choices_and_groups(tmp_path):
+    raw = fake_layouts.mmau_test_mini(tmp_path / "MMAU").raw  # one audio missing, one single-option row
+    out = tmp_path / "mmau.jsonl"
+    report = prepare("mmau-test-mini", raw, out)
+    got = rows(out)
+    assert [(r["id"], r["gt"], r["source"]) for r in got] == [
+        ("mmau-0001", "A bell", "mmau_test_mini"), ("mmau-0002", "Flute", "mmau_test_mini"),
+        ("mmau-0003", "one", "mmau_test_mini")]
+    assert got[0] == {"audio": "MMAU/test-mini-audios/mmau-0001.wav", "gt": "A bell",  # below the manifest
+                      "source": "mmau_test_mini", "id": "mmau-0001", "question": "What makes this sound?",
+                      "choices": ["A dog", "A car", "A bell", "Rain"], "category": "sound",
+                      "sub_category": "Acoustic Source Inference", "difficulty": "easy",
+                      "question_type": "Reasoning", "dataset": "fake"}
+    assert "sub_category" not in got[2] and got[2]["category"] == "speech"
+    assert report.skipped == {"audio file missing": 1, "fewer than two option texts in 'choices'": 1}
+    sample = load_manifest(out)[1]
+    assert sample.fields["choices"] == ["Piano", "Violin", "Drums", "Flute"]
+
+
+def test_mmau_audio_is_found_by_name_when_the_json_lies_elsewhere(tmp_path):
+    raw = fake_layouts.mmau_test_mini(tmp_path / "MMAU").raw
+    (raw / "meta").mkdir()
+    (raw / "mmau-test-mini.json").rename(raw / "meta" / "mmau-test-mini.json")
+    assert [r["id"] for r in rows(prepare("mmau-test-mini", raw, tmp_path / "m.jsonl").out)] == [
+        "mmau-0001", "mmau-0002", "mmau-0003"]
+
+
+def test_mmau_release_that_is_not_a_question_list_is_named(tmp_path):
+    (tmp_path / "mmau-test-mini.json").write_text('{"id": 1}', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"mmau-test-mini.json: expected a JSON list of questions, got dict"):
+        prepare("mmau-test-mini", tmp_path, tmp_path / "m.jsonl")
+    (tmp_path / "mmau-test-mini.json").write_text("[", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"mmau-test-mini.json: not a JSON file"):
+        prepare("mmau-test-mini", tmp_path, tmp_path / "m.jsonl")

@@ -37,6 +37,14 @@ SAMPLES = {
     "meld": Sample("s0", "meld", ("a.wav",), "neutral"),
     "nsynth": Sample("s0", "nsynth", ("a.wav",), "<|pitch|><|midi_pitch_60|><|velocity|><|midi_velocity_100|><|instrument|>keyboard"),
     "srwt": Sample("s0", "industrial_srwt", ("a.wav",), "<|0.00|><|sil|><|0.54|>面<|0.86|>条<|1.17|>"),
+    "mmau-test-mini": Sample("s0", "mmau_test_mini", ("a.wav",), "Man", {
+        "question": "Based on the given audio, identify the source of the speaking voice.",
+        "choices": ["Man", "Woman", "Child", "Robot"], "category": "sound"}),
+    "cv15-en": Sample("s0", "cv15_en_test", ("a.mp3",), "Hello there, how are you?"),
+    "cv15-zh": Sample("s0", "cv15_zh_test", ("a.mp3",), "今天天气很好。"),
+    "cv15-yue": Sample("s0", "cv15_yue_test", ("a.mp3",), "我哋聽日去飲茶。"),
+    "cv15-fr": Sample("s0", "cv15_fr_test", ("a.mp3",), "Bonjour à tous."),
+    "fleurs-zh": Sample("s0", "fleurs_zh_test", ("a.wav",), "这并不是告别。"),
 }
 
 FAMILIES = {

@@ -26,10 +26,10 @@ ROOT = Path(__file__).resolve().parents[2]
 SPEECH = ROOT / "data" / "1272-128104-0000.flac"
 TASKS = sorted(fake_layouts.BUILDERS) + ["srwt"]
 NOT_SCORED = {"n", "n_failed", "ci95", "details"}
+CHAT = {"qwen2.5-omni", "qwen3-omni", "voxtral"}  # the chat families: every kind but notes and timestamps
 CAN_DO = {  # kind (and timestamps) -> families that express it; the others must refuse
-    "transcribe": set(TINY), "translate": {"qwen2.5-omni", "qwen3-omni"},
-    "caption": {"qwen2.5-omni", "qwen3-omni"}, "question": {"qwen2.5-omni", "qwen3-omni"},
-    "classify": {"qwen2.5-omni", "qwen3-omni"}, "analyze_note": set(), "timestamps": set(),
+    "transcribe": set(TINY), "translate": CHAT, "caption": CHAT, "question": CHAT, "classify": CHAT,
+    "choose": CHAT, "analyze_note": set(), "timestamps": set(),
 }
 
 

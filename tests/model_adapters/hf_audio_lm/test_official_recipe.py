@@ -3,8 +3,9 @@
 The reference is written from the model cards with plain transformers, one sample at a time:
 the chat messages as the card builds them (Qwen2.5-Omni: its system prompt, then the user turn
 with the audio and the instruction; Qwen3-Omni: the user turn only; Qwen3-ASR: the processor's
-own `apply_transcription_request(audio, language=...)`), the processor called on the text and
-the waveform as decoded (nothing appended), `model.generate(**inputs, max_new_tokens=N,
+own `apply_transcription_request(audio, language=...)`; Voxtral: the user turn with the audio as
+a WAV file and the instruction, tokenized by the processor's chat template), the processor called
+on the text and the waveform as decoded (nothing appended), `model.generate(**inputs, max_new_tokens=N,
 do_sample=False)` with the checkpoint's generation config, and the new tokens up to the first
 end token. qa-eval runs the same clips (1 s to 30 s of real speech) as ONE batch and must give
 every clip the reference's tokens.
@@ -39,6 +40,9 @@ def official_ids(family: str, folder, wave: np.ndarray) -> list[int]:
     model = getattr(transformers, spec.model_class).from_pretrained(str(folder), dtype=torch.float32).eval()
     if family == "qwen3-asr":
         inputs = processor.apply_transcription_request(audio=wave, language="English", return_tensors="pt")
+    elif family == "voxtral":
+        inputs = processor.apply_chat_template([{"role": "user", "content": [
+            {"type": "audio", "base64": wav_base64(wave)}, {"type": "text", "text": INSTRUCTION}]}])
     else:
         messages = []
         if spec.system_prompt is not None:
@@ -57,6 +61,19 @@ def official_ids(family: str, folder, wave: np.ndarray) -> list[int]:
             break
         ids.append(token)
     return ids
+
+
+def wav_base64(wave: np.ndarray) -> str:
+    """`wave` as a base64 float WAV file (the card passes a path or URL; transformers reads those
+    with librosa, not installed here: the same file's bytes)."""
+    import base64
+    import io
+
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, wave, 16_000, format="WAV", subtype="FLOAT")
+    return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 @pytest.fixture(scope="module")

@@ -90,6 +90,15 @@ def test_label_choices_are_listed_when_the_intent_carries_them():
     assert text.endswith("Choose one of: joy, anger.")
 
 
+def test_a_multiple_choice_question_lists_its_options_without_letters():
+    mcq = PromptIntent("choose", question="Who speaks?", choices=("Man", "Woman"))
+    text = render("qwen2.5-omni", mcq)[1]["content"][1]["text"]
+    assert text == "Who speaks?\nOptions:\n- Man\n- Woman\nAnswer with the text of one option only."
+    assert NEUTRAL["choose"].status == "ours"
+    with pytest.raises(AdapterError, match="qwen3-asr cannot do task kind 'choose'"):
+        render("qwen3-asr", mcq)
+
+
 def test_unknown_label_set_and_bad_style_are_errors():
     with pytest.raises(AdapterError, match="no instruction for task kind 'classify' with label set 'nsynth'"):
         render("hf-audio-lm", PromptIntent("classify", label_set="nsynth"))
@@ -121,18 +130,15 @@ def test_family_lookup_by_model_type():
 def test_adapter_options_are_checked(registered):
     cls = registered.load("model", "qwen2.5-omni")
 
-    class Options:  # ModelOptions as the proposed adapter_options field would make it
-        checkpoint, device, dtype, revision, compile = None, "cpu", "float32", None, False
-        adapter_options = {"system_prompt": "", "instruction_style": "neutral"}
+    def options(**given: str) -> ModelOptions:
+        return ModelOptions(None, "cpu", "float32", adapter_options=given)
 
-    adapter = cls(Options())
+    adapter = cls(options(system_prompt="", instruction_style="neutral"))
     assert json.loads(adapter.render_prompt(ASR_EN))["messages"][0]["role"] == "user"
-    Options.adapter_options = {"temperature": "0.7"}
     with pytest.raises(ConfigError, match="unknown model option.*temperature"):
-        cls(Options())
-    Options.adapter_options = {"instruction_style": "fancy"}
+        cls(options(temperature="0.7"))
     with pytest.raises(ConfigError, match="instruction_style must be one of family, neutral"):
-        cls(Options())
+        cls(options(instruction_style="fancy"))
 
 
 def test_named_adapters_are_listed_with_their_default_checkpoints(registered):
