@@ -81,7 +81,8 @@ def _add_run_parser(sub) -> None:
                    "or the dataset's 'source' column)")
     p.add_argument("--batch-size", type=batch_size_arg, default=DEFAULT_BATCH_SIZE,
                    help="samples per batch, or 'auto': as many as the device's free memory allows for "
-                        f"each batch's clip lengths (adapters with a memory estimate; default: {DEFAULT_BATCH_SIZE})")
+                        f"each batch's clip lengths (adapters with a memory estimate; default: {DEFAULT_BATCH_SIZE}); "
+                        "with --backend vllm: the chunk handed to the engine and stored at once (auto: 256)")
     p.add_argument("--max-audio-s", type=positive_float, help="also cap a batch at this many padded audio seconds")
     p.add_argument("--max-new-tokens", type=positive_int, help="override the task's generation budget")
     p.add_argument("--min-new-tokens", type=non_negative_int,

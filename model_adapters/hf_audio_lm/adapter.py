@@ -100,9 +100,7 @@ class HfAudioLmAdapter(ModelAdapter):
         check_requirements(spec)
         self._processor = load_processor(folder, self.options, spec)
         eos = getattr(self._processor.tokenizer, "eos_token_id", None)
-        if self.options.backend == "vllm":
-            from model_adapters.vllm_engine import VllmEngine
-
+        if self.options.backend == "vllm":  # vLLM loads the weights itself (below)
             ends = checkpoint_end_ids(folder, self.options, eos)
         else:
             model_cls = getattr(transformers, spec.model_class or "AutoModelForMultimodalLM")
@@ -111,6 +109,8 @@ class HfAudioLmAdapter(ModelAdapter):
         self._end_ids = tuple(dict.fromkeys(ends + ((eos,) if eos is not None else ())))
         self._window_s = window_s(self._processor, spec)
         if self.options.backend == "vllm":
+            from model_adapters.vllm_engine import VllmEngine
+
             self._engine = VllmEngine(folder, self.options, self._end_ids)
 
     def input_problem(self, item: AudioInput) -> str | None:
@@ -139,7 +139,8 @@ class HfAudioLmAdapter(ModelAdapter):
         import torch
 
         if self._model is None:
-            raise AdapterError(f"{self.name}: next_token_logits() called before load()")
+            raise AdapterError(f"{self.name}: next_token_logits() needs the transformers model, loaded by load() "
+                               "with the default backend")
         inputs = self._inputs(batch)
         with torch.inference_mode():
             logits = self._model(**inputs).logits[:, -1, :]
