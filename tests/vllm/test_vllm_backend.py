@@ -5,7 +5,7 @@ tests fail, never skip, without it. The in-process runs share one engine (vllm_e
 it); the command-line runs start their own (about a minute each on two cores).
 
 Checked: every sample's token ids and prediction equal the transformers path's (float32,
-librispeech-sample);
+librispeech-sample), in one process and across two torchrun ranks with an engine each;
 the same run path (store, resume after a kill, metrics provenance, a fingerprint of its own);
 a sample vLLM rejects fails alone with vLLM's reason.
 """
@@ -196,3 +196,25 @@ def test_this_venv_runs_the_voxtral_checks_too():
     from model_adapters.testing.hf_audio_lm import BUILDERS
 
     assert find_spec("mistral_common") is not None and "voxtral" in BUILDERS
+
+
+def test_torchrun_ranks_each_with_an_engine_merge_the_same_predictions(checkpoint, reference, tmp_path):
+    """Data parallel as the README argues it: `--launcher torchrun` ranks, each with its own vLLM
+    engine on its share of the samples; rank 0 merges in manifest order. Every prediction equals
+    the one-process transformers path's."""
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "qa_eval", "run", "--launcher", "torchrun", "--nproc-per-node", "2",
+           "--task", "librispeech-sample", "--model", "qwen2-audio", "--backend", "vllm",
+           "--checkpoint", str(checkpoint), "--device", "cpu", "--dtype", "float32",
+           "--max-new-tokens", str(MAX_NEW_TOKENS), "--num-workers", "0", "--out", str(out),
+           "--results", str(tmp_path), "--no-leaderboard"]
+    done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = (out / "predictions.jsonl").read_text(encoding="utf-8").splitlines()
+    got = {r["id"]: r for r in map(json.loads, lines)}
+    from qa_eval.run.plan import make_plan
+
+    assert list(got) == list(make_plan(request(checkpoint, tmp_path / "plan", "vllm")).all_ids)  # manifest order
+    for sid, ref in reference.items():
+        assert same(got[sid], ref), sid
+    assert json.loads((out / "metrics.json").read_text())["meta"]["world_size"] == 2
