@@ -40,9 +40,10 @@ def load_transformers_processor(processor_cls: Any, checkpoint: str | Path, opti
         raise AdapterError(f"{family}: cannot load checkpoint {checkpoint!r}: {exc}") from exc
 
 
-def checkpoint_end_ids(checkpoint: str | Path, options: ModelOptions, fallback: int | None = None) -> tuple[int, ...]:
-    """`generation_end_ids` read from the checkpoint's generation_config.json and config.json,
-    without loading the weights (for a backend that loads them itself)."""
+def checkpoint_configs(checkpoint: str | Path, options: ModelOptions) -> Any:
+    """The checkpoint's `config` and `generation_config` as a loaded model has them (the
+    generation config made from the model config where generation_config.json is absent, as
+    transformers does), without loading the weights: for a backend that loads them itself."""
     from types import SimpleNamespace
 
     from transformers import AutoConfig, GenerationConfig
@@ -51,9 +52,14 @@ def checkpoint_end_ids(checkpoint: str | Path, options: ModelOptions, fallback: 
     config = AutoConfig.from_pretrained(str(checkpoint), **kwargs)
     try:
         generation = GenerationConfig.from_pretrained(str(checkpoint), **kwargs)
-    except OSError:  # no generation_config.json: the model config's eos only
-        generation = None
-    return generation_end_ids(SimpleNamespace(generation_config=generation, config=config), fallback)
+    except OSError:  # no generation_config.json
+        generation = GenerationConfig.from_model_config(config)
+    return SimpleNamespace(config=config, generation_config=generation)
+
+
+def checkpoint_end_ids(checkpoint: str | Path, options: ModelOptions, fallback: int | None = None) -> tuple[int, ...]:
+    """`generation_end_ids` of `checkpoint_configs`: without loading the weights."""
+    return generation_end_ids(checkpoint_configs(checkpoint, options), fallback)
 
 
 def generation_end_ids(model: Any, fallback: int | None = None) -> tuple[int, ...]:

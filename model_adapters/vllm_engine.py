@@ -4,7 +4,9 @@ requests with continuous batching.
 An adapter that supports it renders each sample's prompt text exactly as its transformers path
 does (the same chat template, the same audio placeholders) and hands it, with the sample's
 waveforms, to `VllmEngine.generate`; vLLM's own processor for the family expands the
-placeholders and extracts the features. Decoding is plain greedy (temperature 0), with the
+placeholders and extracts the features. An encoder-decoder (Whisper) gets the audio in its
+encoder prompt and the adapter's decoder prefix ids as its decoder prompt, and the ids the
+adapter's own loop suppresses are banned by `model_adapters.vllm_bans`. Decoding is plain greedy (temperature 0), with the
 family's end tokens as stop ids and none of them allowed before `min_new_tokens` (vLLM's
 `min_tokens`), so the adapter builds the same Generation records (`make_generation`) from the
 returned ids as from transformers' `generate`.
@@ -43,9 +45,11 @@ def visible_devices(device: str, tensor_parallel_size: int) -> str | None:
 
 @dataclass(frozen=True)
 class VllmRequest:
-    """One sample for the engine: its prompt text (audio placeholders in place) and its audios."""
+    """One sample for the engine: its prompt (text with the audio placeholders in place, or
+    token ids) and its audios. For an encoder-decoder model (Whisper) the prompt is the
+    decoder's prefix and the audios go to the encoder."""
 
-    prompt: str
+    prompt: str | Sequence[int]
     waveforms: Sequence[np.ndarray]
 
 
@@ -58,9 +62,9 @@ CPU_MEMORY_FRACTION = 0.25
 _ENGINE: dict[tuple[Any, ...], Any] = {}
 
 
-def _engine(folder: Path, options: ModelOptions, max_audios: int) -> Any:
+def _engine(folder: Path, options: ModelOptions, max_audios: int, architecture: str | None) -> Any:
     key = (str(Path(folder).resolve()), options.dtype, options.device, options.tensor_parallel_size,
-           options.trust_remote_code, max_audios)
+           options.trust_remote_code, max_audios, architecture)
     if key not in _ENGINE:
         _ENGINE.clear()  # one engine at a time
         devices = visible_devices(options.device, options.tensor_parallel_size)
@@ -68,10 +72,13 @@ def _engine(folder: Path, options: ModelOptions, max_audios: int) -> Any:
             os.environ["CUDA_VISIBLE_DEVICES"] = devices  # read by the engine's worker processes
         from vllm import LLM
 
+        from model_adapters.vllm_bans import TokenBans
+
         _ENGINE[key] = LLM(
             model=str(folder), tokenizer=str(folder), dtype=options.dtype, seed=0,
             tensor_parallel_size=options.tensor_parallel_size, trust_remote_code=options.trust_remote_code,
-            limit_mm_per_prompt={"audio": max_audios},
+            limit_mm_per_prompt={"audio": max_audios}, logits_processors=[TokenBans],
+            hf_overrides={"architectures": [architecture]} if architecture else None,
             enforce_eager=options.device == "cpu",  # no graph capture on the CPU build
             **({"gpu_memory_utilization": CPU_MEMORY_FRACTION} if options.device == "cpu" else {}),
         )
@@ -79,19 +86,37 @@ def _engine(folder: Path, options: ModelOptions, max_audios: int) -> Any:
 
 
 class VllmEngine:
-    """An offline `vllm.LLM` on a checkpoint folder, greedy decoding only."""
+    """An offline `vllm.LLM` on a checkpoint folder, greedy decoding only.
 
-    def __init__(self, folder: Path, options: ModelOptions, end_ids: Sequence[int], max_audios: int = 1) -> None:
+    architecture: the model class to load, for a checkpoint whose config.json names none.
+    suppress, begin_suppress: ids banned at every generated step / at the first one (Whisper's
+    generation config; model_adapters/vllm_bans.py).
+    """
+
+    def __init__(self, folder: Path, options: ModelOptions, end_ids: Sequence[int], max_audios: int = 1,
+                 architecture: str | None = None, suppress: Sequence[int] = (),
+                 begin_suppress: Sequence[int] = ()) -> None:
         self.end_ids = tuple(end_ids)
-        self.llm = _engine(folder, options, max_audios)
+        self.suppress, self.begin_suppress = list(suppress), list(begin_suppress)
+        self.llm = _engine(folder, options, max_audios, architecture)
 
     def generate(self, requests: Sequence[VllmRequest], config: GenerationConfig) -> list[list[int]]:
         """The new token ids of every request, in order (the end token, when one ended the row, included)."""
         from vllm import SamplingParams
 
+        from model_adapters.vllm_bans import ban_args
+
         params = SamplingParams(temperature=0.0, max_tokens=config.max_new_tokens, min_tokens=config.min_new_tokens,
-                                stop_token_ids=list(self.end_ids), detokenize=False)
-        prompts: list[Any] = [{"prompt": r.prompt, "multi_modal_data": {
-            "audio": [(np.asarray(w, dtype=np.float32), SAMPLE_RATE) for w in r.waveforms]}} for r in requests]
-        outputs = self.llm.generate(prompts, params, use_tqdm=False)
+                                stop_token_ids=list(self.end_ids), detokenize=False,
+                                extra_args=ban_args(self.suppress, self.begin_suppress) or None)
+        outputs = self.llm.generate([self._prompt(r) for r in requests], params, use_tqdm=False)
         return [list(o.outputs[0].token_ids) for o in outputs]
+
+    def _prompt(self, request: VllmRequest) -> dict[str, Any]:
+        """vLLM's prompt dict: text or ids with the audios, or the encoder (audio) and decoder (prefix) parts."""
+        prompt: dict[str, Any] = ({"prompt": request.prompt} if isinstance(request.prompt, str)
+                                  else {"prompt_token_ids": list(request.prompt)})
+        audio = {"audio": [(np.asarray(w, dtype=np.float32), SAMPLE_RATE) for w in request.waveforms]}
+        if self.llm.model_config.is_encoder_decoder:
+            return {"encoder_prompt": {"prompt": "", "multi_modal_data": audio}, "decoder_prompt": prompt}
+        return {**prompt, "multi_modal_data": audio}

@@ -4,7 +4,9 @@ The rendered prompt (from `model_adapters.whisper.prompt`) is the decoder's spec
 prefix, e.g. `<|startoftranscript|><|en|><|transcribe|><|notimestamps|>`; it is tokenized as
 is and decoding continues greedily from it. The output is Whisper's own text: the new tokens
 decoded with special tokens skipped, stripped. Audio beyond 30 s is cut (Whisper's window) and
-the sample is marked with info `truncated_audio`.
+the sample is marked with info `truncated_audio`. With `--backend vllm` the same decoder prefix
+ids and waveform go to an offline vLLM engine (model_adapters/vllm_engine.py), which bans the
+same suppress tokens (model_adapters/vllm_bans.py); the ids come back into the same decoding.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
-from model_adapters.transformers_common import TRANSFORMERS_LIBRARIES, checkpoint_json, generation_end_ids, \
-    load_transformers_model, processor_classes
+from model_adapters.transformers_common import TRANSFORMERS_LIBRARIES, checkpoint_configs, checkpoint_json, \
+    generation_end_ids, load_transformers_model, load_transformers_processor, processor_classes
 from qa_eval.adapter import AudioInput, ModelAdapter, ModelOptions, make_generation
 from qa_eval.audio import SAMPLE_RATE
 from qa_eval.errors import AdapterError
@@ -37,11 +39,14 @@ class WhisperAdapter(ModelAdapter):
     )
     family: ClassVar[str] = "whisper"
     libraries: ClassVar[tuple[str, ...]] = TRANSFORMERS_LIBRARIES
+    backends: ClassVar[tuple[str, ...]] = ("default", "vllm")
 
     def __init__(self, options: ModelOptions) -> None:
         super().__init__(options)
         self._model: Any = None
         self._processor: Any = None
+        self._configs: Any = None  # `.config` and `.generation_config`: the model, or read from the checkpoint (vLLM)
+        self._engine: Any = None  # the vLLM engine (--backend vllm)
         self._prompt_ids: dict[str, list[int]] = {}
 
     @cached_property
@@ -63,9 +68,21 @@ class WhisperAdapter(ModelAdapter):
     def load_model(self) -> None:
         from transformers import WhisperForConditionalGeneration, WhisperProcessor
 
+        folder = self.checkpoint_dir()
+        if self.options.backend == "vllm":  # vLLM loads the weights itself
+            from model_adapters.vllm_engine import VllmEngine
+
+            self._processor = load_transformers_processor(WhisperProcessor, folder, self.options, "whisper")
+            self._configs = checkpoint_configs(folder, self.options)
+            generation = self._configs.generation_config
+            self._engine = VllmEngine(folder, self.options, self.end_ids(), architecture="WhisperForConditionalGeneration",
+                                      suppress=generation.suppress_tokens or [],
+                                      begin_suppress=generation.begin_suppress_tokens or [])
+            return
         self._model, self._processor = load_transformers_model(
-            WhisperForConditionalGeneration, WhisperProcessor, self.checkpoint_dir(), self.options, "whisper"
+            WhisperForConditionalGeneration, WhisperProcessor, folder, self.options, "whisper"
         )
+        self._configs = self._model
 
     def describe(self) -> dict[str, Any]:
         out = super().describe()
@@ -84,7 +101,7 @@ class WhisperAdapter(ModelAdapter):
             groups.setdefault(tuple(self.prompt_ids(item.prompt)), []).append(i)
         decoded: dict[int, Any] = {}
         for prefix, rows in groups.items():  # rows sharing a prompt decode together, unpadded
-            decoded.update(zip(rows, self._decode(prefix, [self._features(batch[i]) for i in rows], config)))
+            decoded.update(zip(rows, self._decode(prefix, [batch[i] for i in rows], config)))
         tokenizer = self._processor.tokenizer
         out = []
         for i, item in enumerate(batch):
@@ -130,24 +147,30 @@ class WhisperAdapter(ModelAdapter):
 
     def end_ids(self) -> tuple[int, ...]:
         """Every end token the checkpoint's generation config names."""
-        return generation_end_ids(self._model)
+        return generation_end_ids(self._configs)
 
     def _budget(self, prefix_len: int, config: GenerationConfig) -> GenerationConfig:
         """`config` with max_new_tokens cut to the decoder positions a prompt of `prefix_len` leaves."""
-        limit = self._model.config.max_target_positions - prefix_len
+        limit = self._configs.config.max_target_positions - prefix_len
         if limit < 1:
             raise AdapterError(f"whisper: prompt of {prefix_len} tokens leaves no room to decode")
         return replace(config, max_new_tokens=min(config.max_new_tokens, limit))
 
-    def _decode(self, prefix: Sequence[int], feats: list[np.ndarray], config: GenerationConfig) -> list[list[int]]:
+    def _decode(self, prefix: Sequence[int], items: Sequence[AudioInput], config: GenerationConfig) -> list[list[int]]:
+        """The new ids of samples that share the decoder prefix `prefix`."""
         import torch
 
         from model_adapters.whisper.generate import greedy_decode
 
-        model = self._model
         budget = self._budget(len(prefix), config)
+        if self._engine is not None:
+            from model_adapters.vllm_engine import VllmRequest
+
+            return self._engine.generate([VllmRequest(prefix, item.waveforms) for item in items], budget)
+        model = self._model
         gen_cfg = model.generation_config
-        x = torch.from_numpy(np.stack(feats)).to(self.options.device, dtype=model.dtype)
+        x = torch.from_numpy(np.stack([self._features(item) for item in items])).to(self.options.device,
+                                                                                     dtype=model.dtype)
         return greedy_decode(
             model,
             x,
