@@ -22,10 +22,11 @@ parallel runs are torchrun ranks each with its own engine on its own GPUs
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -62,9 +63,9 @@ CPU_MEMORY_FRACTION = 0.25
 _ENGINE: dict[tuple[Any, ...], Any] = {}
 
 
-def _engine(folder: Path, options: ModelOptions, max_audios: int, architecture: str | None) -> Any:
+def _engine(folder: Path, options: ModelOptions, max_audios: int, engine_args: Mapping[str, Any]) -> Any:
     key = (str(Path(folder).resolve()), options.dtype, options.device, options.tensor_parallel_size,
-           options.trust_remote_code, max_audios, architecture)
+           options.trust_remote_code, max_audios, json.dumps(engine_args, sort_keys=True))
     if key not in _ENGINE:
         _ENGINE.clear()  # one engine at a time
         devices = visible_devices(options.device, options.tensor_parallel_size)
@@ -77,8 +78,7 @@ def _engine(folder: Path, options: ModelOptions, max_audios: int, architecture: 
         _ENGINE[key] = LLM(
             model=str(folder), tokenizer=str(folder), dtype=options.dtype, seed=0,
             tensor_parallel_size=options.tensor_parallel_size, trust_remote_code=options.trust_remote_code,
-            limit_mm_per_prompt={"audio": max_audios}, logits_processors=[TokenBans],
-            hf_overrides={"architectures": [architecture]} if architecture else None,
+            limit_mm_per_prompt={"audio": max_audios}, logits_processors=[TokenBans], **engine_args,
             enforce_eager=options.device == "cpu",  # no graph capture on the CPU build
             **({"gpu_memory_utilization": CPU_MEMORY_FRACTION} if options.device == "cpu" else {}),
         )
@@ -88,17 +88,18 @@ def _engine(folder: Path, options: ModelOptions, max_audios: int, architecture: 
 class VllmEngine:
     """An offline `vllm.LLM` on a checkpoint folder, greedy decoding only.
 
-    architecture: the model class to load, for a checkpoint whose config.json names none.
+    engine_args: further `vllm.LLM` arguments the family needs (Whisper: the architecture, which
+    the converted tiny.en's config.json does not name; Voxtral: the Mistral-format loaders).
     suppress, begin_suppress: ids banned at every generated step / at the first one (Whisper's
     generation config; model_adapters/vllm_bans.py).
     """
 
     def __init__(self, folder: Path, options: ModelOptions, end_ids: Sequence[int], max_audios: int = 1,
-                 architecture: str | None = None, suppress: Sequence[int] = (),
+                 engine_args: Mapping[str, Any] | None = None, suppress: Sequence[int] = (),
                  begin_suppress: Sequence[int] = ()) -> None:
         self.end_ids = tuple(end_ids)
         self.suppress, self.begin_suppress = list(suppress), list(begin_suppress)
-        self.llm = _engine(folder, options, max_audios, architecture)
+        self.llm = _engine(folder, options, max_audios, dict(engine_args or {}))
 
     def generate(self, requests: Sequence[VllmRequest], config: GenerationConfig) -> list[list[int]]:
         """The new token ids of every request, in order (the end token, when one ended the row, included)."""

@@ -20,6 +20,7 @@ Adapter options (`ModelOptions.adapter_options`, `--model-option KEY=VALUE`):
 from __future__ import annotations
 
 import copy
+import warnings
 from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
@@ -37,7 +38,8 @@ from qa_eval.records import Generation, GenerationConfig
 
 from . import prompt as prompts
 from .families import FAMILIES, Family, family_for
-from .processor import chat_text, check_requirements, load_processor, model_inputs, read_model_type, window_s
+from .processor import chat_text, check_requirements, load_processor, model_inputs, read_model_type, sample_inputs, \
+    window_s
 
 OPTIONS = (
     AdapterOption("system_prompt", "the system message of the chat ('' for none; default: the family's)"),
@@ -71,9 +73,12 @@ class HfAudioLmAdapter(ModelAdapter):
         self._window_s: float | None = None
         self._engine: Any = None  # the vLLM engine (--backend vllm)
         if options.backend == "vllm" and not self.spec.vllm:
-            tested = ", ".join(f.name for f in FAMILIES.values() if f.vllm)
+            available = ", ".join(f.name for f in FAMILIES.values() if f.vllm)
             raise ConfigError(f"{self.name}: --backend vllm is not available for {self.spec.name} checkpoints "
-                              f"(tested with vLLM: {tested})")
+                              f"(vLLM runs: {available})")
+        if options.backend == "vllm" and self.spec.vllm_untested:
+            warnings.warn(f"{self.name}: --backend vllm is untested against the transformers path for "
+                          f"{self.spec.name} ({self.spec.vllm_untested})", stacklevel=2)
 
     @cached_property
     def spec(self) -> Family:
@@ -111,7 +116,12 @@ class HfAudioLmAdapter(ModelAdapter):
         if self.options.backend == "vllm":
             from model_adapters.vllm_engine import VllmEngine
 
-            self._engine = VllmEngine(folder, self.options, self._end_ids)
+            engine_args = dict(spec.vllm_args)
+            if engine_args.get("config_format") == "mistral" and not (folder / "params.json").is_file():
+                raise AdapterError(f"{self.name}: vLLM loads {spec.name} from the Mistral-format files (params.json, "
+                                   f"consolidated.safetensors, tekken.json) that the official repository ships beside "
+                                   f"the transformers ones; {folder} has no params.json")
+            self._engine = VllmEngine(folder, self.options, self._end_ids, engine_args=engine_args)
 
     def input_problem(self, item: AudioInput) -> str | None:
         try:
@@ -188,13 +198,20 @@ class HfAudioLmAdapter(ModelAdapter):
         if self._engine is not None:
             from model_adapters.vllm_engine import VllmRequest
 
-            convs = [prompts.parse_prompt(item.prompt) for item in batch]
-            return self._engine.generate([VllmRequest(chat_text(self._processor, conv, prompts.continues_answer(conv)),
-                                                      item.waveforms) for conv, item in zip(convs, batch)], config)
+            return self._engine.generate([VllmRequest(self._vllm_prompt(item), item.waveforms) for item in batch], config)
         inputs = self._inputs(batch)
         with torch.inference_mode():
             out = self._model.generate(**inputs, generation_config=self._greedy(config))
         return out[:, inputs["input_ids"].shape[1]:].tolist()
+
+    def _vllm_prompt(self, item: AudioInput) -> str | list[int]:
+        """What the vLLM engine gets as the prompt: the chat template's text, or, where the audio
+        enters through the template (Voxtral: the tokenizer writes its placeholders), the ids."""
+        conv = prompts.parse_prompt(item.prompt)
+        continues = prompts.continues_answer(conv)
+        if self.spec.audio_in_template:
+            return sample_inputs(self._processor, self.spec, conv, item.waveforms, continues)["input_ids"][0].tolist()
+        return chat_text(self._processor, conv, continues)
 
     def _inputs(self, batch: Sequence[AudioInput]) -> dict[str, Any]:
         """The batch's model inputs on the device, floating tensors in the model's dtype."""

@@ -94,6 +94,8 @@ class Family:
     audio_tokens_per_s: float = 25.0  # LM tokens per second of audio (memory estimate)
     requires: tuple[tuple[str, str], ...] = ()  # (module, pip package) the processor or model needs
     vllm: bool = False  # runs with --backend vllm (tested against the transformers path)
+    vllm_args: tuple[tuple[str, str], ...] = ()  # extra arguments of the vLLM engine for this family
+    vllm_untested: str = ""  # why --backend vllm is not yet tested for this family (a run warns)
     note: str = ""
 
 
@@ -107,7 +109,9 @@ FAMILIES: Mapping[str, Family] = MappingProxyType({f.name: f for f in (
         "qwen2.5-omni", ("qwen2_5_omni", "qwen2_5_omni_thinker"), "Qwen2_5OmniThinkerForConditionalGeneration",
         processor_class="Qwen2_5OmniProcessor",
         default_checkpoint="Qwen/Qwen2.5-Omni-7B", system_prompt=_QWEN25_OMNI_SYSTEM, cuts_audio=True,
-        vllm=True, audio_tokens_per_s=25.0,  # 100 mel frames/s, conv stride 2, pooling 2 (processor)
+        vllm=True, vllm_untested="vLLM's Qwen2.5-Omni module needs torchvision, which has no CPU build for the "
+                                 "tested torch",
+        audio_tokens_per_s=25.0,  # 100 mel frames/s, conv stride 2, pooling 2 (processor)
         note="thinker only (text out); the talker and token2wav are never loaded",
     ),
     Family(
@@ -130,6 +134,8 @@ FAMILIES: Mapping[str, Family] = MappingProxyType({f.name: f for f in (
         processor_class="VoxtralProcessor",
         default_checkpoint="mistralai/Voxtral-Mini-3B-2507", audio_in_template=True, audio_tokens_per_s=12.5,
         requires=(("mistral_common", "mistral-common[audio]"),),
+        # vLLM loads Voxtral only from the Mistral-format files the official repository ships
+        vllm=True, vllm_args=(("tokenizer_mode", "mistral"), ("config_format", "mistral"), ("load_format", "mistral")),
         note="chat mode (the processor's own chat template takes the audio as base64 WAV)",
     ),
     Family(

@@ -195,31 +195,45 @@ def tekken_json(n_special: int = 64) -> dict[str, Any]:
     }
 
 
-def make_tiny_voxtral(out_dir: str | Path) -> Path:
+def make_tiny_voxtral(out_dir: str | Path, for_vllm: bool = False) -> Path:
     """Voxtral: a VoxtralConfig (Whisper-style encoder whose frames are stacked by 4 for the
-    projector, a Llama text model) with a Tekken tokenizer (tekken_json)."""
+    projector, a Llama text model) with a Tekken tokenizer (tekken_json). `for_vllm`:
+    32-dimensional attention heads, the encoder's sinusoidal position table (as in the real
+    checkpoints), and the same weights in Mistral's format beside (mistral_format.py)."""
     import json
 
     import torch
     from transformers import GenerationConfig, VoxtralConfig, VoxtralForConditionalGeneration
+    from transformers.models.whisper.modeling_whisper import sinusoids
+
+    from model_adapters.testing.mistral_format import save_mistral_format
 
     out = Path(out_dir)
     tekken = tekken_json()
     (out / "tekken.json").write_text(json.dumps(tekken), encoding="utf-8")
     ids = {t["token_str"]: t["rank"] for t in tekken["special_tokens"]}
     vocab = tekken["config"]["default_vocab_size"]
+    # for_vllm: weights large enough that attention is far from uniform, so the parity test sees
+    # where every query and key row went (the rotary layout in mistral_format.py)
+    text, audio, head_dim = ({**_VLLM_TEXT, "initializer_range": 0.2}, _VLLM_AUDIO, 32) if for_vllm else (_TEXT, _AUDIO, 8)
     # encoder_ffn_dim is also the projector's input: 4 stacked frames of d_model
-    audio = {k: v for k, v in _AUDIO.items() if k != "output_dim"} | {"encoder_ffn_dim": 4 * _AUDIO["d_model"],
-                                                                      "max_source_positions": 1500}
+    audio = {k: v for k, v in audio.items() if k != "output_dim"} | {"encoder_ffn_dim": 4 * audio["d_model"],
+                                                                     "max_source_positions": 1500}
     config = VoxtralConfig(audio_config=audio, text_config={
-        **_TEXT, "model_type": "llama", "vocab_size": vocab, "head_dim": 8, "bos_token_id": ids["<s>"],
+        **text, "model_type": "llama", "vocab_size": vocab, "head_dim": head_dim, "bos_token_id": ids["<s>"],
         "eos_token_id": ids["</s>"], "pad_token_id": ids["<pad>"]}, audio_token_id=ids["[AUDIO]"])
     torch.manual_seed(SEED)
     model = VoxtralForConditionalGeneration(config).eval()
     model.generation_config = GenerationConfig(bos_token_id=ids["<s>"], eos_token_id=ids["</s>"],
                                                pad_token_id=ids["<pad>"])
+    features = _whisper_features()
+    if for_vllm:
+        positions = model.get_submodule("model.audio_tower.embed_positions").weight
+        with torch.no_grad():
+            positions.copy_(sinusoids(*positions.shape))
+        save_mistral_format(model, features, out)
     model.save_pretrained(out)
-    _whisper_features().save_pretrained(out)
+    features.save_pretrained(out)
     return out
 
 
@@ -233,6 +247,7 @@ BUILDERS: dict[str, Callable[[str | Path], Path]] = {
 
 VLLM_BUILDERS: dict[str, Callable[[str | Path], Path]] = {
     "qwen2.5-omni": lambda out: make_tiny_qwen25_omni(out, for_vllm=True),
+    "voxtral": lambda out: make_tiny_voxtral(out, for_vllm=True),
 }
 
 

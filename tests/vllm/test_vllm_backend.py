@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from loading import plan_ids, stored_rows
 from qa_eval.adapter import ModelOptions
 from qa_eval.run import RunRequest, evaluate
 
@@ -49,24 +50,12 @@ def request(checkpoint: Path, out: Path, backend: str, **kw) -> RunRequest:
                       num_workers=0, **kw)
 
 
-def rows(folder: Path) -> dict[str, dict]:
-    """The complete prediction rows of a run folder by id (a line torn by a kill is left out)."""
-    out = {}
-    for line in (folder / "predictions.jsonl").read_text(encoding="utf-8").splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        out[row["id"]] = row
-    return out
-
-
 @pytest.fixture(scope="session")
 def reference(checkpoint, tmp_path_factory) -> dict[str, dict]:
     """The transformers path's predictions of every librispeech-sample clip."""
     out = tmp_path_factory.mktemp("hf") / "run"
     evaluate(request(checkpoint, out, "default"), log=lambda *a: None)
-    return rows(out)
+    return stored_rows(out)
 
 
 @pytest.fixture(scope="session")
@@ -82,7 +71,7 @@ def same(row: dict, ref: dict) -> bool:
 
 def test_every_sample_equals_the_transformers_path(vllm_run, reference):
     _, folder = vllm_run
-    got = rows(folder)
+    got = stored_rows(folder)
     assert set(got) == set(reference) and len(got) == 31
     for sid, ref in reference.items():
         assert same(got[sid], ref), (sid, got[sid], ref)
@@ -91,18 +80,9 @@ def test_every_sample_equals_the_transformers_path(vllm_run, reference):
 def test_token_ids_equal_the_transformers_path(checkpoint, vllm_run, tmp_path):
     """The two adapters' greedy ids on every clip, batched as the run batches them (vllm_run
     has started the engine this reuses)."""
-    from qa_eval.adapter import AudioInput
-    from qa_eval.audio import load_audio
     from qa_eval.run.plan import make_plan
 
-    ids = {}
-    for backend in ("default", "vllm"):
-        plan = make_plan(request(checkpoint, tmp_path / backend, backend))
-        plan.adapter.load()
-        inputs = [AudioInput(s, plan.prompts[s.id], (load_audio(s.audio[0]),), plan.intents[s.id])
-                  for s in plan.samples]
-        ids[backend] = [g for i in range(0, len(inputs), 8) for g in plan.adapter.generate_ids(inputs[i:i + 8],
-                                                                                              plan.generation)]
+    ids = {b: plan_ids(make_plan(request(checkpoint, tmp_path / b, b))) for b in ("default", "vllm")}
     assert len(ids["vllm"]) == 31 and all(ids["vllm"])
     assert ids["vllm"] == ids["default"]
 
@@ -135,7 +115,7 @@ def test_a_sample_vllm_rejects_fails_alone(checkpoint, reference, tmp_path):
     out = tmp_path / "run"
     req = replace(request(checkpoint, out, "vllm"), manifest=str(own), max_failed_fraction=1.0)
     doc, folder = evaluate(req, log=lambda *a: None)
-    got = rows(folder)
+    got = stored_rows(folder)
     assert got[first["id"]]["prediction"] is None and "generation failed" in got[first["id"]]["error"]
     for r in rest:
         assert same(got[r["id"]], reference[r["id"]])
@@ -161,13 +141,13 @@ def test_command_line_run_resumes_after_a_kill(checkpoint, reference, tmp_path):
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    kept = rows(out)
+    kept = stored_rows(out)
     assert 4 <= len(kept) < 31, ("the kill should land after the first chunk and before the end",
                                  log.read_text()[-3000:])
     done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"{len(kept)} already done" in done.stderr
-    got = rows(out)
+    got = stored_rows(out)
     assert len(got) == 31
     for sid, ref in reference.items():
         assert same(got[sid], ref), sid

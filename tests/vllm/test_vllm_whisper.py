@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from loading import stored_rows
 from qa_eval.adapter import ModelOptions
 from qa_eval.run import RunRequest, evaluate
 
@@ -32,11 +33,6 @@ def request(out: Path, backend: str) -> RunRequest:
                       batch_size=8, out_dir=str(out), results_dir=str(out.parent), num_workers=0)
 
 
-def rows(folder: Path) -> dict[str, dict]:
-    lines = (folder / "predictions.jsonl").read_text(encoding="utf-8").splitlines()
-    return {r["id"]: r for r in map(json.loads, lines)}
-
-
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory) -> dict[str, dict]:
     """The transformers path's predictions of every librispeech-sample clip."""
@@ -44,7 +40,7 @@ def reference(tmp_path_factory) -> dict[str, dict]:
 
     out = tmp_path_factory.mktemp("whisper-hf") / "run"
     evaluate(request(out, "default"), log=lambda *a: None)
-    return rows(out)
+    return stored_rows(out)
 
 
 def test_command_line_run_equals_the_transformers_path(reference, tmp_path):
@@ -54,7 +50,7 @@ def test_command_line_run_equals_the_transformers_path(reference, tmp_path):
            "--num-workers", "0", "--out", str(out), "--results", str(tmp_path), "--no-leaderboard"]
     done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
-    got = rows(out)
+    got = stored_rows(out)
     assert set(got) == set(reference) and len(got) == 31
     for sid, ref in reference.items():
         assert got[sid]["error"] is None, got[sid]
@@ -115,7 +111,8 @@ def test_suppress_rules_ban_the_same_tokens_as_the_transformers_loop(loaded):
     expected = [row[:row.index(hf.end_ids()[0]) + 1] if hf.end_ids()[0] in row else row for row in expected]
 
     engine = VllmEngine(engine_adapter.checkpoint_dir(), engine_adapter.options, engine_adapter.end_ids(),
-                        architecture="WhisperForConditionalGeneration", suppress=always, begin_suppress=first)
+                        engine_args={"hf_overrides": {"architectures": ["WhisperForConditionalGeneration"]}},
+                        suppress=always, begin_suppress=first)
     assert engine.llm is engine_adapter._engine.llm  # the same engine: bans travel with each request
     got = engine.generate([VllmRequest(prefix, item.waveforms) for item in inputs], budget)
     assert got == expected
