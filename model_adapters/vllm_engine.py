@@ -4,12 +4,14 @@ requests with continuous batching.
 An adapter that supports it renders each sample's prompt text exactly as its transformers path
 does (the same chat template, the same audio placeholders) and hands it, with the sample's
 waveforms, to `VllmEngine.generate`; vLLM's own processor for the family expands the
-placeholders and extracts the features. An encoder-decoder (Whisper) gets the audio in its
-encoder prompt and the adapter's decoder prefix ids as its decoder prompt, and the ids the
-adapter's own loop suppresses are banned by `model_adapters.vllm_bans`. Decoding is plain greedy (temperature 0), with the
-family's end tokens as stop ids and none of them allowed before `min_new_tokens` (vLLM's
-`min_tokens`), so the adapter builds the same Generation records (`make_generation`) from the
-returned ids as from transformers' `generate`.
+placeholders and extracts the features. Where the tokenizer writes the placeholders itself
+(Voxtral), the prompt is the template's ids. An encoder-decoder (Whisper) gets the audio in its
+encoder prompt and the adapter's decoder prefix ids as its decoder prompt.
+
+Decoding is plain greedy (temperature 0), with the family's end tokens as stop ids, none of them
+allowed before `min_new_tokens` (vLLM's `min_tokens`), and the ids the adapter's own loop
+suppresses banned (`model_adapters.vllm_bans`), so the adapter builds the same Generation
+records (`make_generation`) from the returned ids as from transformers' `generate`.
 
 The run loop hands the engine one `--batch-size` chunk at a time (auto: up to 256 rows; vLLM
 schedules its own memory inside a chunk), and stores each chunk before the next starts. A

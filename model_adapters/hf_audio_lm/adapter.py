@@ -198,7 +198,8 @@ class HfAudioLmAdapter(ModelAdapter):
         if self._engine is not None:
             from model_adapters.vllm_engine import VllmRequest
 
-            return self._engine.generate([VllmRequest(self._vllm_prompt(item), item.waveforms) for item in batch], config)
+            requests = [VllmRequest(self._vllm_prompt(item), item.waveforms) for item in batch]
+            return self._engine.generate(requests, config)
         inputs = self._inputs(batch)
         with torch.inference_mode():
             out = self._model.generate(**inputs, generation_config=self._greedy(config))

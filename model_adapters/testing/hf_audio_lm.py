@@ -215,7 +215,9 @@ def make_tiny_voxtral(out_dir: str | Path, for_vllm: bool = False) -> Path:
     vocab = tekken["config"]["default_vocab_size"]
     # for_vllm: weights large enough that attention is far from uniform, so the parity test sees
     # where every query and key row went (the rotary layout in mistral_format.py)
-    text, audio, head_dim = ({**_VLLM_TEXT, "initializer_range": 0.2}, _VLLM_AUDIO, 32) if for_vllm else (_TEXT, _AUDIO, 8)
+    text, audio, head_dim = (_TEXT, _AUDIO, 8)
+    if for_vllm:
+        text, audio, head_dim = {**_VLLM_TEXT, "initializer_range": 0.2}, _VLLM_AUDIO, 32
     # encoder_ffn_dim is also the projector's input: 4 stacked frames of d_model
     audio = {k: v for k, v in audio.items() if k != "output_dim"} | {"encoder_ffn_dim": 4 * audio["d_model"],
                                                                      "max_source_positions": 1500}

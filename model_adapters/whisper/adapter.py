@@ -75,10 +75,10 @@ class WhisperAdapter(ModelAdapter):
             self._processor = load_transformers_processor(WhisperProcessor, folder, self.options, "whisper")
             self._configs = checkpoint_configs(folder, self.options)
             generation = self._configs.generation_config
-            self._engine = VllmEngine(folder, self.options, self.end_ids(), suppress=generation.suppress_tokens or [],
-                                      begin_suppress=generation.begin_suppress_tokens or [],
-                                      # the converted tiny.en's config.json names no architecture
-                                      engine_args={"hf_overrides": {"architectures": [WhisperForConditionalGeneration.__name__]}})
+            architecture = {"architectures": [WhisperForConditionalGeneration.__name__]}  # tiny.en's config names none
+            self._engine = VllmEngine(folder, self.options, self.end_ids(), engine_args={"hf_overrides": architecture},
+                                      suppress=generation.suppress_tokens or [],
+                                      begin_suppress=generation.begin_suppress_tokens or [])
             return
         self._model, self._processor = load_transformers_model(
             WhisperForConditionalGeneration, WhisperProcessor, folder, self.options, "whisper"

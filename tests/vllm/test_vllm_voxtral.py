@@ -46,7 +46,8 @@ def test_both_formats_of_the_tiny_checkpoint_hold_the_same_tensors(checkpoint):
 
     from model_adapters.testing.mistral_format import mistral_name
 
-    hf, mistral = load_file(str(checkpoint / "model.safetensors")), load_file(str(checkpoint / "consolidated.safetensors"))
+    hf = load_file(str(checkpoint / "model.safetensors"))
+    mistral = load_file(str(checkpoint / "consolidated.safetensors"))
     params = json.loads((checkpoint / "params.json").read_text())
     assert params["head_dim"] == 32 and params["multimodal"]["whisper_model_args"]["downsample_args"] == {
         "downsample_factor": 4}
