@@ -97,8 +97,8 @@ def add_model_flags(p: argparse.ArgumentParser, compile_help: str | None = None,
 def add_backend_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", default="default", choices=BACKENDS,
                    help="default: the adapter's own generation (transformers generate, the native engine); "
-                        "vllm: an offline vLLM engine with continuous batching (qwen2-audio, qwen2.5-omni; "
-                        "needs vLLM installed, see README)")
+                        "vllm: an offline vLLM engine with continuous batching (the adapters `qa-eval models` "
+                        "lists with --backend default|vllm; needs vLLM installed, see README)")
     p.add_argument("--tensor-parallel-size", type=positive_int, default=1,
                    help="split the model over N GPUs (--backend vllm; default 1)")
 
