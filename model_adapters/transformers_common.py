@@ -30,12 +30,17 @@ def load_transformers_model(model_cls: Any, processor_cls: Any, checkpoint: str 
     return load_transformers_weights(model_cls, checkpoint, options, family), processor
 
 
+def config_load_kwargs(checkpoint: str | Path, options: ModelOptions) -> dict[str, Any]:
+    """`ModelOptions.hf_load_kwargs` for the files that hold no weights (processors, configs),
+    whose from_pretrained takes no `use_safetensors`."""
+    return {k: v for k, v in options.hf_load_kwargs(str(checkpoint)).items() if k != "use_safetensors"}
+
+
 def load_transformers_processor(processor_cls: Any, checkpoint: str | Path, options: ModelOptions, family: str) -> Any:
     """The checkpoint's processor with the options' safety settings; failures become AdapterError."""
     checkpoint = str(checkpoint)
-    kwargs = {k: v for k, v in options.hf_load_kwargs(checkpoint).items() if k != "use_safetensors"}
     try:
-        return processor_cls.from_pretrained(checkpoint, **kwargs)
+        return processor_cls.from_pretrained(checkpoint, **config_load_kwargs(checkpoint, options))
     except (OSError, ValueError) as exc:
         raise AdapterError(f"{family}: cannot load checkpoint {checkpoint!r}: {exc}") from exc
 
@@ -48,7 +53,7 @@ def checkpoint_configs(checkpoint: str | Path, options: ModelOptions) -> Any:
 
     from transformers import AutoConfig, GenerationConfig
 
-    kwargs = {k: v for k, v in options.hf_load_kwargs(str(checkpoint)).items() if k != "use_safetensors"}
+    kwargs = config_load_kwargs(checkpoint, options)
     config = AutoConfig.from_pretrained(str(checkpoint), **kwargs)
     try:
         generation = GenerationConfig.from_pretrained(str(checkpoint), **kwargs)

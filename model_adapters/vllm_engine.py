@@ -99,19 +99,18 @@ class VllmEngine:
     def __init__(self, folder: Path, options: ModelOptions, end_ids: Sequence[int], max_audios: int = 1,
                  engine_args: Mapping[str, Any] | None = None, suppress: Sequence[int] = (),
                  begin_suppress: Sequence[int] = ()) -> None:
+        from model_adapters.vllm_bans import ban_args
+
         self.end_ids = tuple(end_ids)
-        self.suppress, self.begin_suppress = list(suppress), list(begin_suppress)
+        self.extra_args = ban_args(suppress, begin_suppress) or None  # every request's bans
         self.llm = _engine(folder, options, max_audios, dict(engine_args or {}))
 
     def generate(self, requests: Sequence[VllmRequest], config: GenerationConfig) -> list[list[int]]:
         """The new token ids of every request, in order (the end token, when one ended the row, included)."""
         from vllm import SamplingParams
 
-        from model_adapters.vllm_bans import ban_args
-
         params = SamplingParams(temperature=0.0, max_tokens=config.max_new_tokens, min_tokens=config.min_new_tokens,
-                                stop_token_ids=list(self.end_ids), detokenize=False,
-                                extra_args=ban_args(self.suppress, self.begin_suppress) or None)
+                                stop_token_ids=list(self.end_ids), detokenize=False, extra_args=self.extra_args)
         outputs = self.llm.generate([self._prompt(r) for r in requests], params, use_tqdm=False)
         return [list(o.outputs[0].token_ids) for o in outputs]
 

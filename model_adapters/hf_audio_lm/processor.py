@@ -35,7 +35,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from model_adapters.transformers_common import checkpoint_json
+from model_adapters.transformers_common import checkpoint_json, config_load_kwargs
 from qa_eval.adapter import ModelOptions
 from qa_eval.audio import SAMPLE_RATE
 from qa_eval.errors import AdapterError, PrerequisiteError
@@ -89,7 +89,7 @@ def load_processor(folder: Path, options: ModelOptions, family: Family) -> Any:
     from transformers import AutoProcessor
 
     check_requirements(family)
-    kwargs = {k: v for k, v in options.hf_load_kwargs(str(folder)).items() if k != "use_safetensors"}
+    kwargs = config_load_kwargs(folder, options)
     cls = processor_class(folder, family)
     try:
         if cls is None:
